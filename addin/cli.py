@@ -1,0 +1,101 @@
+"""The ``nianbao`` command line: a thin mirror of the Python API, every message in Chinese.
+
+Exit codes: 0 all good · 1 the reports have hard findings (or inputs were left out) ·
+2 a file could not be read or the command could not run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from workbook.build import DEFAULT_PASSWORD, BuildOptions, write_template
+from workbook.read import ReadError, read_report
+from workbook.spec import CURRENT_EDITION, EDITIONS, edition_for_year, load_edition
+from workbook.values import format_number
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="政府信息公开工作年度报告工具：模板、校验、汇总、导出。")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]错误：[/red]{message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def template(
+    edition: Optional[str] = typer.Option(None, "--edition", help="表格版本：2021（现行）或 2019（2019、2020 年度）"),
+    year: Optional[int] = typer.Option(None, "--year", help="报告年度，如 2026；不给版本时按年度选择版本"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件，默认 年报模板-年度.xlsx"),
+    password: str = typer.Option(DEFAULT_PASSWORD, "--password", help=f"工作表保护密码（默认 {DEFAULT_PASSWORD}）"),
+) -> None:
+    """生成受保护的年报填报模板（.xlsx，无宏）。"""
+    if edition is None:
+        edition = edition_for_year(year).key if year else CURRENT_EDITION
+    if edition not in EDITIONS:
+        fail(f"未知的表格版本“{edition}”，可选：{'、'.join(EDITIONS)}")
+    ed = load_edition(edition)
+    if year is not None and not ed.covers_year(year):
+        fail(f"{year} 年度的报告应使用 {edition_for_year(year).name}，不能使用 {ed.name}")
+    out = output or Path(f"年报模板-{year or edition}.xlsx")
+    write_template(out, edition, year, BuildOptions(password=password))
+    console.print(f"已生成模板：{out}（{ed.name}）")
+
+
+@app.command()
+def show(files: list[Path] = typer.Argument(..., help="年报工作簿")) -> None:
+    """读取工作簿并显示其中的数字（不做校验）。"""
+    code = 0
+    for path in files:
+        try:
+            report = read_report(path)
+        except ReadError as exc:
+            err.print(f"[red]无法读取[/red] {exc}")
+            code = 2
+            continue
+        ed = report.edition
+        console.print(f"[bold]{report.unit or '（未填单位名称）'}[/bold] {report.cover.get('year', '')} 年度 · {ed.name} · {path}")
+        numbers = report.numbers
+        for table in ed.tables:
+            for block in table.blocks:
+                t = RichTable(title=f"{table.title}{' · ' + block.title if block.title else ''}", show_lines=False)
+                t.add_column("")
+                for col in block.columns:
+                    t.add_column(col.header, justify="right")
+                for row in block.rows:
+                    t.add_row(row.label or "—", *[format_number(numbers[f"{table.key}.{block.key}.{row.key}.{c.key}"]) for c in block.columns])
+                console.print(t)
+    raise typer.Exit(code)
+
+
+@app.command()
+def samples(root: Path = typer.Option(Path("samples"), "--root", help="样例目录")) -> None:
+    """重新生成随附的样例工作簿（结果固定，可重复生成）。"""
+    from workbook.samples import write_samples
+
+    files = write_samples(root)
+    console.print(f"已生成 {len(files)} 个样例文件于 {root}/")
+
+
+def main() -> None:
+    """Entry point: no traceback ever reaches the user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("已中断。")
+        sys.exit(130)
+    except OSError as exc:
+        err.print(f"[red]错误：[/red]{exc.strerror or exc}：{exc.filename or ''}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

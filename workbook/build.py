@@ -1,0 +1,392 @@
+"""Write a report workbook — the empty template or a filled one — from the spec.
+
+One builder serves the template (`nianbao template`), the samples, imported reports and any
+write-back, so the layout, protection, validation and live checks are always the same. It uses
+xlsxwriter because it stores the results of formulas with them: every file we hand to a person
+shows its totals in any reader, even one that does not recalculate.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from .atomic import atomic_path
+from .layout import (CHECK_SHEET, META_SHEET, NOTES_HEADER, NOTES_ROWS, NOTES_SHEET, RESULTS_SHEET,
+                     TEMPLATE_VERSION, Layout, TableLayout, a1, col_letter, layout_for, quote_sheet, stretch)
+from .livecheck import live_checks, refs
+from .report import SOURCES, Report, derive_totals
+from .spec import KIND_LABELS, Edition
+from .values import Status
+
+DEFAULT_PASSWORD = "nianbao"
+GENERATOR = "xxgk-nianbao"
+RESULTS_HEADER = ("严重程度", "规则", "位置", "行", "列", "填写值", "应为", "问题说明", "说明（保留提示的理由）")
+INSTRUCTIONS = (
+    "填写说明",
+    "1. 先填写本页的单位信息，再依次填写“二、主动公开”“三、依申请公开”“四、复议诉讼”三张表和本页的文字部分。",
+    "2. 只有白色单元格可以填写；灰色单元格是合计，由公式自动计算。",
+    "3. 没有发生的事项请填 0，不要留空，也不要填“-”“/”“无”。",
+    "4. 单元格变红：数字不平或格式不对，必须改正；变黄：请核实，如确需保留，请在“说明”页写明理由。",
+    "5. 装有“政务公开年报”加载项时，点击“校验”可列出全部问题并定位到单元格。",
+    "6. 填写中有疑问，请联系本级政府信息公开工作机构。",
+)
+SOURCE_NOTE = "本工作簿据公开发布的报告录入，合计栏为报告所载数字，未作改动。"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to write: ``derived="formula"`` writes SUM formulas (with their results);
+    ``"value"`` writes the derived cells as found in ``report.raw`` (a published report's totals,
+    mistakes included, or a summary's recomputed totals)."""
+
+    derived: str = "formula"
+    password: str = DEFAULT_PASSWORD
+    protect: bool = True
+
+
+def legacy_password_hash(password: str) -> str:
+    """The 16-bit password verifier Excel stores for sheet and workbook protection (ECMA-376)."""
+    h = 0
+    for ch in reversed(password):
+        h = ((h >> 14) & 0x01) | ((h << 1) & 0x7FFF)
+        h ^= ord(ch)
+    h = ((h >> 14) & 0x01) | ((h << 1) & 0x7FFF)
+    h ^= len(password) ^ 0xCE4B
+    return f"{h:X}"
+
+
+class _Formats:
+    """The handful of cell styles the report uses, created once per workbook."""
+
+    def __init__(self, wb: xlsxwriter.Workbook) -> None:
+        base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1}
+        self.title = wb.add_format({"font_name": "黑体", "font_size": 14, "bold": True, "align": "center", "valign": "vcenter"})
+        self.header = wb.add_format({**base, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9E1F2"})
+        self.label = wb.add_format({**base, "text_wrap": True})
+        self.block = wb.add_format({**base, "bold": True})
+        self.inputs = {
+            kind: wb.add_format({**base, "locked": False, "align": "right", "num_format": "0" if kind != "money" else "0.0000"})
+            for kind in KIND_LABELS
+        }
+        self.derived = wb.add_format({**base, "align": "right", "num_format": "0", "bg_color": "#EDEDED"})
+        self.derived_money = wb.add_format({**base, "align": "right", "num_format": "0.0000", "bg_color": "#EDEDED"})
+        self.text_in = wb.add_format({**base, "locked": False, "text_wrap": True, "valign": "top"})
+        self.field_in = wb.add_format({**base, "locked": False})
+        self.note = wb.add_format({"font_size": 10, "text_wrap": True, "valign": "top"})
+        self.bold = wb.add_format({"bold": True})
+        self.red = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+        self.yellow = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+
+
+def _protect(ws: Worksheet, opts: BuildOptions) -> None:
+    if opts.protect:
+        ws.protect(opts.password, {"format_cells": True, "format_columns": True, "format_rows": True,
+                                   "select_locked_cells": True, "select_unlocked_cells": True})
+
+
+def _print_setup(ws: Worksheet, tl: TableLayout | None, last_row: int, last_col: int) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.print_area(0, 0, last_row, last_col)
+    if tl is not None and tl.header_rows:
+        ws.repeat_rows(0, max(tl.header_rows) if tl.table.key != "part2" else 0)
+
+
+def _write_cover(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, report: Report, fmt: _Formats, opts: BuildOptions) -> None:
+    ed = lay.edition
+    year = report.cover.get("year", "")
+    ws.merge_range(0, 0, 0, 3, ed.heading.format(year=year or "    "), fmt.title)
+    ws.set_row(0, 30)
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 3, 22)
+    ws.set_column(5, 5, 70)
+    ws.merge_range(1, 0, 1, 3, f"表格版本：{ed.name}", fmt.note)
+    for f in ed.cover:
+        r, c = lay.cover.fields[f.key]
+        ws.write_string(r, 0, f.label + ("（必填）" if f.required else ""), fmt.label)
+        ws.merge_range(r, c, r, 3, "", fmt.field_in)
+        value = report.cover.get(f.key, "")
+        if f.format == "year" and value.isdigit():
+            ws.write_number(r, c, int(value), fmt.field_in)
+        else:
+            ws.write_string(r, c, value, fmt.field_in)
+        if f.choices:
+            ws.data_validation(r, c, r, c, {"validate": "list", "source": list(f.choices), "error_title": "单位类型",
+                                            "error_message": "请从下拉列表中选择单位类型。"})
+        elif f.format == "year":
+            ws.data_validation(r, c, r, c, {"validate": "integer", "criteria": "between", "minimum": 2019, "maximum": 2100,
+                                            "error_title": "报告年度", "error_message": "报告年度请填写四位年份，如 2026。"})
+        name = f"NB_COVER_{f.key.upper()}"
+        wb.define_name(name, f"={quote_sheet(ed.cover_sheet)}!{a1(r, c, True)}")
+    for t in ed.texts:
+        r, c = lay.cover.texts[t.key]
+        ws.merge_range(r - 1, 0, r - 1, 3, t.label, fmt.block)
+        ws.merge_range(r, 0, r, 3, "", fmt.text_in)
+        ws.write_string(r, 0, report.texts.get(t.key, ""), fmt.text_in)
+        ws.set_row(r, 150)
+        wb.define_name(f"NB_TEXT_{t.key.upper()}", f"={quote_sheet(ed.cover_sheet)}!{a1(r, 0, True)}")
+    for i, line in enumerate(INSTRUCTIONS):
+        ws.write_string(2 + i, 5, line, fmt.bold if i == 0 else fmt.note)
+    if report.source != "template":
+        ws.write_string(3 + len(INSTRUCTIONS), 5, f"来源：{SOURCES.get(report.source, report.source)}。"
+                        + (SOURCE_NOTE if report.source == "published" else ""), fmt.note)
+    last = max(r for r, _ in lay.cover.texts.values())
+    _print_setup(ws, None, last, 3)
+    ws.set_portrait()
+    ws.activate()
+
+
+def _cell_value(value: Any) -> tuple[str, Any]:
+    """How to store a raw cell value: a number as a number, anything else as text."""
+    if value is None or value == "":
+        return "blank", None
+    if isinstance(value, bool):
+        return "string", str(value)
+    if isinstance(value, (int, float)):
+        return "number", value
+    return "string", str(value)
+
+
+def _write_table(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, tl: TableLayout, report: Report,
+                 totals: dict[str, float], fmt: _Formats, opts: BuildOptions) -> None:
+    ed = lay.edition
+    for m in tl.merges:
+        style = fmt.title if m.first_row == 0 else (fmt.header if m.first_row in tl.header_rows or m.last_row in tl.header_rows else fmt.label)
+        if m.first_row != 0 and tl.table.key == "part2" and m.first_col == 0 and m.last_col == tl.width - 1:
+            style = fmt.block
+        if (m.first_row, m.first_col) == (m.last_row, m.last_col):
+            ws.write_string(m.first_row, m.first_col, m.text, style)
+        else:
+            ws.merge_range(m.first_row, m.first_col, m.last_row, m.last_col, m.text, style)
+    ws.set_row(0, 28)
+    for cid, (r, c) in tl.cells.items():
+        cell = ed.cell(cid)
+        last = stretch(tl, cid)
+        if cell.role == "derived":
+            style = fmt.derived_money if cell.kind == "money" else fmt.derived
+            if opts.derived == "formula":
+                formula = f"=SUM({refs(lay, cell.items, False)})"
+                _merge_if(ws, r, c, last, style)
+                ws.write_formula(r, c, formula, style, totals[cid])
+                continue
+            value = report.raw.get(cid)
+        else:
+            style = fmt.inputs[cell.kind]
+            value = report.raw.get(cid)
+        _merge_if(ws, r, c, last, style)
+        how, v = _cell_value(value)
+        if how == "number":
+            ws.write_number(r, c, v, style)
+        elif how == "string":
+            ws.write_string(r, c, v, style)
+        else:
+            ws.write_blank(r, c, None, style)
+        if cell.role == "input":
+            ws.data_validation(r, c, r, c, _validation(cell.kind))
+    _names(wb, lay, tl)
+    widths = {"part2": [(0, 0, 24), (1, tl.width - 1, 18)], "part3": [(0, 0, 6), (1, 1, 12), (2, 2, 34), (3, tl.width - 1, 9)],
+              "part4": [(0, tl.width - 1, 8.5)]}[tl.table.key]
+    for first, last_col, w in widths:
+        ws.set_column(first, last_col, w)
+    for r in tl.header_rows:
+        ws.set_row(r, 30)
+    for block in tl.table.blocks:
+        for row in block.rows:
+            if len(row.label) > 17:
+                r = tl.cells[f"{tl.table.key}.{block.key}.{row.key}.{block.columns[0].key}"][0]
+                ws.set_row(r, 15 * (1 + len(row.label) // 17))
+    _print_setup(ws, tl, tl.height - 1, tl.width - 1)
+
+
+def _merge_if(ws: Worksheet, r: int, c: int, last: int, style: Any) -> None:
+    if last > c:
+        ws.merge_range(r, c, r, last, "", style)
+
+
+def _validation(kind: str) -> dict[str, Any]:
+    """Data validation per cell kind: refuses text and wrong numbers while typing."""
+    msg = {"count": "请填写 0 或正整数（没有发生请填 0）。",
+           "signed": "请填写整数，减少用负数表示，如 -8。",
+           "money": "请填写金额（单位：万元），不能为负数，不要带单位。"}[kind]
+    if kind == "money":
+        return {"validate": "decimal", "criteria": ">=", "value": 0, "error_title": "金额", "error_message": msg}
+    if kind == "signed":
+        return {"validate": "integer", "criteria": "between", "minimum": -999999999, "maximum": 999999999,
+                "error_title": "本年增/减", "error_message": msg}
+    return {"validate": "integer", "criteria": ">=", "value": 0, "error_title": "数量", "error_message": msg}
+
+
+def block_rectangles(lay: Layout, tl: TableLayout) -> list[tuple[str, int, int, int, int]]:
+    """Group a table's number cells into rectangles of one role: (role, r0, c0, r1, c1).
+
+    Rows with the same pattern of roles are stacked; the defined names are made from these, so
+    that the add-in and the reader find every input and every total by name.
+    """
+    ed = lay.edition
+    rows: dict[int, list[tuple[int, str]]] = {}
+    for cid, (r, c) in tl.cells.items():
+        rows.setdefault(r, []).append((c, ed.cell(cid).role))
+    rects: list[tuple[str, int, int, int, int]] = []
+    open_: dict[tuple[str, int, int], int] = {}
+    prev_runs: set[tuple[str, int, int]] = set()
+    last_r = None
+    for r in sorted(rows):
+        runs: list[tuple[str, int, int]] = []
+        for c, role in sorted(rows[r]):
+            if runs and runs[-1][0] == role and runs[-1][2] == c - 1:
+                runs[-1] = (role, runs[-1][1], c)
+            else:
+                runs.append((role, c, c))
+        cur = set(runs)
+        contiguous = last_r is not None and r == last_r + 1
+        for run in list(open_):
+            if not (contiguous and run in cur):
+                rects.append((run[0], open_.pop(run), run[1], last_r, run[2]))  # type: ignore[arg-type]
+        for run in runs:
+            if run not in open_:
+                open_[run] = r
+        prev_runs, last_r = cur, r
+    for run, start in open_.items():
+        rects.append((run[0], start, run[1], last_r, run[2]))  # type: ignore[arg-type]
+    return sorted(rects, key=lambda x: (x[1], x[2]))
+
+
+def _names(wb: xlsxwriter.Workbook, lay: Layout, tl: TableLayout) -> None:
+    counters = {"input": 0, "derived": 0}
+    for role, r0, c0, r1, c1 in block_rectangles(lay, tl):
+        counters[role] += 1
+        tag = "INPUT" if role == "input" else "TOTAL"
+        ref = a1(r0, c0, True) + ("" if (r0, c0) == (r1, c1) else ":" + a1(r1, c1, True))
+        wb.define_name(f"NB_{tl.table.key.upper()}_{tag}_{counters[role]}", f"={quote_sheet(tl.table.sheet)}!{ref}")
+
+
+def _write_live_checks(wb: xlsxwriter.Workbook, lay: Layout, values: dict[str, float], fmt: _Formats,
+                       sheets: dict[str, Worksheet], opts: BuildOptions) -> None:
+    checks = live_checks(lay.edition.key)
+    ws = wb.add_worksheet(CHECK_SHEET)
+    ws.write_row(0, 0, ["规则", "单元格", "不通过"])
+    for i, chk in enumerate(checks, start=1):
+        ws.write_string(i, 0, chk.rule.id)
+        ws.write_string(i, 1, lay.address(chk.anchor))
+        ws.write_formula(i, 2, "=" + chk.formula(lay, qualify=True), None, bool(chk.fails(values)))
+        style = fmt.red if chk.rule.severity == "hard" else fmt.yellow
+        target = sheets[lay.sheet_of(chk.anchor)]
+        for mark in chk.marks:
+            r, c = lay.pos(mark)
+            target.conditional_format(r, c, r, c, {"type": "formula", "criteria": "=" + chk.formula(lay, qualify=False), "format": style})
+    ws.hide()
+    _protect(ws, opts)
+
+
+def _write_notes(ws: Worksheet, lay: Layout, report: Report, fmt: _Formats, opts: BuildOptions) -> None:
+    soft = [r.id for r in lay.edition.rules if r.severity == "soft"]
+    ws.merge_range(0, 0, 0, 2, "对保留的提示（黄色）的说明", fmt.title)
+    for j, h in enumerate(NOTES_HEADER):
+        ws.write_string(1, j, h, fmt.header)
+    ws.set_column(0, 0, 12)
+    ws.set_column(1, 1, 26)
+    ws.set_column(2, 2, 80)
+    for i in range(NOTES_ROWS):
+        note = report.notes[i] if i < len(report.notes) else None
+        for j, v in enumerate((note.rule, note.cell, note.text) if note else ("", "", "")):
+            ws.write_string(2 + i, j, v, fmt.text_in if j == 2 else fmt.field_in)
+    ws.data_validation(2, 0, 1 + NOTES_ROWS, 0, {"validate": "list", "source": soft, "error_title": "规则编号",
+                                                 "error_message": "请填写“校验结果”中提示（黄色）的规则编号。"})
+    _print_setup(ws, None, 1 + NOTES_ROWS, 2)
+
+
+def _write_meta(ws: Worksheet, lay: Layout, report: Report, opts: BuildOptions) -> None:
+    rows: list[tuple[str, str]] = [
+        ("generator", GENERATOR), ("edition", lay.edition.key), ("template_version", TEMPLATE_VERSION),
+        ("source", report.source), ("scope", report.scope),
+    ]
+    rows += [("member", f"{m.code}\t{m.name}\t{m.sha256}") for m in report.members]
+    for i, (k, v) in enumerate(rows):
+        ws.write_string(i, 0, k)
+        ws.write_string(i, 1, v)
+    ws.hide()
+    _protect(ws, opts)
+
+
+def write_report(report: Report, path: Path, options: BuildOptions | None = None) -> Path:
+    """Write ``report`` as a protected report workbook at ``path`` (atomically)."""
+    opts = options or BuildOptions()
+    lay = layout_for(report.edition_key)
+    ed: Edition = lay.edition
+    numbers = report.numbers
+    totals = derive_totals(ed, numbers)
+    values = dict(numbers)
+    if opts.derived == "formula":
+        values.update(totals)
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                                   "strings_to_urls": False})
+    wb.set_properties({"title": ed.heading.format(year=report.cover.get("year", "")), "author": report.unit,
+                       "comments": f"{GENERATOR} {ed.key}"})
+    fmt = _Formats(wb)
+    cover = wb.add_worksheet(ed.cover_sheet)
+    _write_cover(wb, cover, lay, report, fmt, opts)
+    _protect(cover, opts)
+    sheets: dict[str, Worksheet] = {}
+    for table in ed.tables:
+        ws = wb.add_worksheet(table.sheet)
+        sheets[table.sheet] = ws
+        _write_table(wb, ws, lay, lay.tables[table.key], report, totals, fmt, opts)
+        _protect(ws, opts)
+    notes = wb.add_worksheet(NOTES_SHEET)
+    _write_notes(notes, lay, report, fmt, opts)
+    _protect(notes, opts)
+    results = wb.add_worksheet(RESULTS_SHEET)
+    results.write_row(0, 0, RESULTS_HEADER, fmt.header)
+    results.set_column(0, 1, 9)
+    results.set_column(2, 2, 22)
+    results.set_column(3, 6, 14)
+    results.set_column(7, 7, 70)
+    results.set_column(8, 8, 40)
+    _write_live_checks(wb, lay, values, fmt, sheets, opts)
+    _write_meta(wb.add_worksheet(META_SHEET), lay, report, opts)
+    wb.define_name("NB_EDITION", f"={META_SHEET}!$B$2")
+    wb.close()
+    data = buf.getvalue()
+    if opts.protect:
+        data = _lock_structure(data, opts.password)
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def _lock_structure(data: bytes, password: str) -> bytes:
+    """Add workbook structure protection, which xlsxwriter cannot write: no sheet can be added,
+    deleted, renamed or unhidden, so the layout the reader relies on stays put."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                tag = f'<workbookProtection workbookPassword="{legacy_password_hash(password)}" lockStructure="1"/>'
+                body = re.sub(rb"(<workbookPr[^>]*/>)", lambda m: m.group(1) + tag.encode(), body, count=1)
+            dst.writestr(item, body)
+    return out.getvalue()
+
+
+def write_template(path: Path, edition_key: str, year: int | None = None, options: BuildOptions | None = None) -> Path:
+    """The empty template for an edition (and optionally a report year printed on the cover)."""
+    report = Report(edition_key, cover={"year": str(year)} if year else {})
+    return write_report(report, path, options)
+
+
+__all__ = ["BuildOptions", "DEFAULT_PASSWORD", "RESULTS_HEADER", "write_report", "write_template",
+           "legacy_password_hash", "block_rectangles", "Status", "col_letter"]

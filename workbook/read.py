@@ -1,0 +1,177 @@
+"""Read any filled report workbook into a ``Report``, fast and forgivingly.
+
+python-calamine reads the values (about 20× faster than openpyxl, see the project's measurements)
+and never runs macros. Cells are found by the spec's layout; sheets by name, or — when someone
+renamed one — by the table title in its first row. Whatever is not a readable report gets a
+``ReadError`` with a Chinese reason naming the file, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_calamine import CalamineWorkbook
+
+from .layout import META_SHEET, NOTES_ROWS, NOTES_SHEET, layout_for
+from .report import Explanation, Member, Report
+from .spec import EDITIONS, load_edition
+from .values import clean_text
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+MAX_BYTES = 50 * 1024 * 1024
+Grid = list[list[Any]]
+
+
+@dataclass
+class ReadError(Exception):
+    """A file that is not a readable report; ``reason`` is what the office is told."""
+
+    path: Path
+    reason: str
+    code: str = "unreadable"
+
+    def __str__(self) -> str:
+        return f"{self.path.name}：{self.reason}"
+
+
+def _sniff(path: Path, data: bytes) -> None:
+    """Recognise what a file is before parsing it, to give the right reason."""
+    name = path.name
+    if name.startswith("~$"):
+        raise ReadError(path, "这是 Excel/WPS 打开文件时留下的临时锁定文件，不是报表", "lock_file")
+    if not data:
+        raise ReadError(path, "文件为空（0 字节）", "empty")
+    if data[:8] == OLE_MAGIC:
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            raise ReadError(path, "文件设置了打开密码（已加密），无法读取。请去掉密码后另存为 .xlsx 再报送", "encrypted")
+        raise ReadError(path, "这是旧版 .xls 格式。请在 Excel/WPS 中“另存为”Excel 工作簿（.xlsx）后再报送", "xls")
+    if data[:2] != b"PK":
+        raise ReadError(path, "不是 Excel 工作簿（.xlsx）文件", "not_xlsx")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            bad = z.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError):
+        raise ReadError(path, "文件已损坏（不是完整的 .xlsx 文件），请重新导出或重新发送", "damaged") from None
+    if bad is not None:
+        raise ReadError(path, f"文件已损坏（{bad} 校验失败），请重新发送", "damaged")
+    if "xl/workbook.xml" not in names:
+        raise ReadError(path, "不是 Excel 工作簿（可能是 Word 或其他 Office 文件）", "not_xlsx")
+
+
+def _grid(wb: CalamineWorkbook, name: str) -> Grid:
+    return wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+
+def _at(grid: Grid, r: int, c: int) -> Any:
+    if r < len(grid) and c < len(grid[r]):
+        v = grid[r][c]
+        return None if v == "" else v
+    return None
+
+
+def _meta(wb: CalamineWorkbook) -> dict[str, list[str]]:
+    if META_SHEET not in wb.sheet_names:
+        return {}
+    out: dict[str, list[str]] = {}
+    for row in _grid(wb, META_SHEET):
+        if len(row) >= 2 and row[0]:
+            out.setdefault(str(row[0]), []).append(clean_text(row[1]))
+    return out
+
+
+def _find_sheets(wb: CalamineWorkbook, edition_key: str, path: Path) -> dict[str, str]:
+    """Map each table (and the cover) to the sheet that holds it: by name, else by title."""
+    ed = load_edition(edition_key)
+    found: dict[str, str] = {}
+    titles: dict[str, str] | None = None
+    wanted = [(t.key, t.sheet, t.title) for t in ed.tables] + [("cover", ed.cover_sheet, ed.heading.split("{year}")[-1])]
+    for key, sheet, title in wanted:
+        if sheet in wb.sheet_names:
+            found[key] = sheet
+            continue
+        if titles is None:
+            titles = {}
+            for name in wb.sheet_names:
+                grid = _grid(wb, name)
+                titles[name] = clean_text(_at(grid, 0, 0))
+        match = [n for n, t in titles.items() if t and (t == title or t.endswith(title))]
+        if not match:
+            raise ReadError(path, f"找不到“{sheet}”工作表（也没有标题为“{title}”的工作表）。请使用下发的模板填报", "not_template")
+        found[key] = match[0]
+    return found
+
+
+def _guess_edition(wb: CalamineWorkbook) -> str | None:
+    """For a workbook without our marker: the edition whose Part 二 labels sit where expected."""
+    for key in EDITIONS:
+        lay = layout_for(key)
+        table = lay.edition.table("part2")
+        if table.sheet not in wb.sheet_names:
+            continue
+        grid = _grid(wb, table.sheet)
+        block = table.blocks[0]
+        r, c = lay.tables["part2"].cells[f"part2.{block.key}.{block.rows[1].key}.{block.columns[0].key}"]
+        if clean_text(_at(grid, r, 0)) == block.rows[1].label and clean_text(_at(grid, r - 2, 1)) == block.columns[0].header:
+            return key
+    return None
+
+
+def read_report(path: Path | str) -> Report:
+    """Read one workbook. Raises ``ReadError`` with a Chinese reason for anything unreadable."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReadError(path, f"无法打开文件（{exc.strerror}）", "unreadable") from None
+    if size > MAX_BYTES:
+        raise ReadError(path, f"文件过大（{size // 1024 // 1024} MB），不是正常的年报工作簿", "too_large")
+    data = path.read_bytes()
+    _sniff(path, data)
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        return _read(wb, path, hashlib.sha256(data).hexdigest())
+    except ReadError:
+        raise
+    except Exception as exc:  # calamine raises several kinds for malformed parts
+        raise ReadError(path, f"文件内容已损坏，无法读取（{type(exc).__name__}）", "damaged") from None
+
+
+def _read(wb: CalamineWorkbook, path: Path, sha: str) -> Report:
+    meta = _meta(wb)
+    edition_key = (meta.get("edition") or [None])[0] or _guess_edition(wb)
+    if edition_key not in EDITIONS:
+        raise ReadError(path, "不是政府信息公开年报模板（找不到表格版本标记，表格标签也对不上）。请使用下发的模板填报", "not_template")
+    lay = layout_for(edition_key)
+    ed = lay.edition
+    sheets = _find_sheets(wb, edition_key, path)
+    report = Report(edition_key, path=path, sha256=sha, sheet_names=sheets,
+                    source=(meta.get("source") or ["template"])[0] or "template",
+                    scope=(meta.get("scope") or [""])[0])
+    cover = _grid(wb, sheets["cover"])
+    for f in ed.cover:
+        report.cover[f.key] = clean_text(_at(cover, *lay.cover.fields[f.key]))
+    for t in ed.texts:
+        report.texts[t.key] = clean_text(_at(cover, *lay.cover.texts[t.key]))
+    for table in ed.tables:
+        grid = _grid(wb, sheets[table.key])
+        for cid, (r, c) in lay.tables[table.key].cells.items():
+            report.raw[cid] = _at(grid, r, c)
+    if NOTES_SHEET in wb.sheet_names:
+        notes = _grid(wb, NOTES_SHEET)
+        found = []
+        for r in range(2, 2 + NOTES_ROWS):
+            rule, cell, text = (clean_text(_at(notes, r, j)) for j in range(3))
+            if rule and text:
+                found.append(Explanation(rule, cell, text))
+        report.notes = tuple(found)
+    members = []
+    for line in meta.get("member", []):
+        code, name, digest = (line.split("\t") + ["", "", ""])[:3]
+        members.append(Member(name, code, digest))
+    report.members = tuple(members)
+    return report

@@ -1,0 +1,107 @@
+"""A report as data: what one workbook holds, independent of how it was read or will be written."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+from .spec import Edition, load_edition
+from .values import Parsed, Status, parse_number
+
+SOURCES = {"template": "模板填报", "published": "据公开发布的报告录入", "summary": "汇总"}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A unit's written reason for keeping a soft finding (the template's 说明 sheet)."""
+
+    rule: str
+    cell: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Member:
+    """A unit that a summary sums: enough to recognise it when it is given again."""
+
+    name: str
+    code: str
+    sha256: str = ""
+
+
+@dataclass
+class Report:
+    """One unit's (or one summary's) report.
+
+    ``raw`` keeps every number cell exactly as found in the file (numbers, text, None), so that the
+    checks can report what was written; ``parsed``/``numbers`` are the normalised view.
+    """
+
+    edition_key: str
+    cover: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[Explanation, ...] = ()
+    source: str = "template"
+    members: tuple[Member, ...] = ()
+    scope: str = ""
+    path: Path | None = None
+    sha256: str = ""
+    sheet_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def edition(self) -> Edition:
+        return load_edition(self.edition_key)
+
+    @property
+    def unit(self) -> str:
+        return self.cover.get("unit_name", "")
+
+    @property
+    def year(self) -> int | None:
+        text = self.cover.get("year", "")
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return int(digits) if 4 <= len(digits) <= 4 else None
+
+    @cached_property
+    def parsed(self) -> dict[str, Parsed]:
+        ed = self.edition
+        return {c.id: parse_number(self.raw.get(c.id), money=c.kind == "money") for c in ed.cells}
+
+    @property
+    def numbers(self) -> dict[str, float]:
+        """Every cell as a number (blanks and placeholders as 0, unreadable text as NaN)."""
+        return {k: p.value for k, p in self.parsed.items()}
+
+    @property
+    def statuses(self) -> dict[str, Status]:
+        return {k: p.status for k, p in self.parsed.items()}
+
+    def totals(self) -> dict[str, float]:
+        """The derived cells recomputed from the inputs — never taken from the stored totals."""
+        return derive_totals(self.edition, self.numbers)
+
+    def with_totals(self) -> dict[str, float]:
+        """Inputs as read, derived cells recomputed."""
+        out = self.numbers
+        out.update(self.totals())
+        return out
+
+
+def derive_totals(edition: Edition, numbers: Mapping[str, float]) -> dict[str, float]:
+    """Compute every derived cell from the input cells, following the spec's sum rules."""
+    memo: dict[str, float] = {}
+
+    def value(cid: str) -> float:
+        cell = edition.cell(cid)
+        if cell.role == "input":
+            v = numbers.get(cid, 0.0)
+            return 0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+        if cid not in memo:
+            memo[cid] = sum(value(i) for i in cell.items)
+        return memo[cid]
+
+    return {c.id: value(c.id) for c in edition.derived_cells}
