@@ -1,18 +1,15 @@
 """Apply the ``{"actions": [...]}`` answer of xlwings Server to an .xlsx file.
 
-Why: this is the other half of the Excel client, so that the whole server loop
-(payload → ``xw.Book(json=…)`` → our code → ``book.json()`` → actions) can be tested on
-Linux, and so that a batch run can write what the buttons would have written.
-Action names and arguments come from ``xlwings/pro/_xlremote.py`` (what Python emits)
-and the clients that run them (``xlwings/addin/Remote.bas`` for VBA, xlwings-server's
-``static/js/custom-scripts/*.js`` for Office.js). Coordinates are 0-based; a whole
-column arrives as ``row_count == 1048576`` and is clipped to the sheet's used rows
-so that openpyxl does not create a million cells.
+Why: it is the other half of the Excel client, so the whole server loop (payload →
+``xw.Book(json=…)`` → our code → ``book.json()`` → actions) can be tested on Linux.
+Names and arguments come from ``xlwings/pro/_xlremote.py`` (emitter), ``addin/Remote.bas``
+(VBA) and xlwings-server's ``static/js/custom-scripts`` (Office.js). Coordinates are
+0-based; a whole column (``row_count == 1048576``) is clipped to the used rows so that
+openpyxl does not create a million cells.
 
-Which client runs which action is in ``client_actions.txt`` (copied from the
-reference table read from the client sources). Python does not filter: a VBA payload
-still gets ``setFontProperty`` if the code sets a font, and Excel then fails. Pass
-``client=`` to refuse such a list before anything is written.
+``client_actions.txt`` says which client runs which action. Python does not filter: a
+VBA payload still gets ``setFontProperty`` if the code sets a font, and Excel then
+fails. Pass ``client=`` to refuse such a list before anything is written.
 """
 
 from __future__ import annotations
@@ -236,7 +233,11 @@ def _restyle(cell: Cell, attr: str, **changes: Any) -> None:
 
 
 def _per_cell(change: Callable[[Cell, list[Any]], None]) -> Callable[[_Ctx], None]:
-    return lambda ctx: [change(cell, ctx.args) for cell in ctx.cells()] and None
+    """Handler that applies ``change`` to every cell of the action's range."""
+    def handler(ctx: _Ctx) -> None:
+        for cell in ctx.cells():
+            change(cell, ctx.args)
+    return handler
 
 
 def _fill(ctx: _Ctx) -> None:
@@ -251,12 +252,7 @@ def _font(cell: Cell, args: list[Any]) -> None:
     prop, value = args[0], args[1]
     if prop == "color":
         value = Color(rgb=_argb(value)) if value else None
-    _restyle(cell, "font", **{"bold": "b", "italic": "i", "size": "sz"}.get(prop, prop): value})
-
-
-def _align(value: str) -> str:
-    """Office.js alignment names → OOXML (``CenterAcrossSelection`` → ``centerContinuous``)."""
-    return "centerContinuous" if value == "CenterAcrossSelection" else value[:1].lower() + value[1:]
+    _restyle(cell, "font", **{{"bold": "b", "italic": "i", "size": "sz"}.get(prop, prop): value})
 
 
 def _clear(values: bool, formats: bool) -> Callable[[_Ctx], None]:
@@ -362,12 +358,6 @@ def _add_name(ctx: _Ctx, name: str, refers_to: str, sheet_index: int | None) -> 
     _names(ctx, sheet_index)[name] = DefinedName(name, attr_text=refers_to.removeprefix("="))
 
 
-def _freeze(ctx: _Ctx) -> None:
-    """freezeAt(range): the range is what stays in the frozen top-left pane."""
-    _, _, last_col, last_row = range_boundaries(str(ctx.args[0]).replace("$", ""))
-    ctx.ws.freeze_panes = ctx.ws.cell(last_row + 1, last_col + 1).coordinate
-
-
 def _select(ctx: _Ctx) -> None:
     selection = ctx.ws.sheet_view.selection[0]
     selection.sqref = ctx.address().replace("$", "")
@@ -391,9 +381,6 @@ _HANDLERS: dict[str, Callable[[_Ctx], None]] = {
     "setRangeColor": _fill,
     "setFontProperty": _per_cell(_font),
     "setNumberFormat": _per_cell(lambda c, a: setattr(c, "number_format", str(a[0]))),
-    "setWrapText": _per_cell(lambda c, a: _restyle(c, "alignment", wrap_text=bool(a[0]))),
-    "setHorizontalAlignment": _per_cell(lambda c, a: _restyle(c, "alignment", horizontal=_align(a[0]))),
-    "setVerticalAlignment": _per_cell(lambda c, a: _restyle(c, "alignment", vertical=_align(a[0]))),
     "addHyperlink": _per_cell(_hyperlink),
     "setColumnWidth": _dimensions("columns", "width", lambda pt: float(pt) * 4 / 3 / 7),
     "setRowHeight": _dimensions("rows", "height", float),
@@ -409,8 +396,6 @@ _HANDLERS: dict[str, Callable[[_Ctx], None]] = {
     "setShowGridlines": lambda ctx: setattr(ctx.ws.sheet_view, "showGridLines", bool(ctx.args[0])),
     "setPrintArea": lambda ctx: setattr(ctx.ws, "_print_area", None) if ctx.args[0] is None
     else setattr(ctx.ws, "print_area", ctx.args[0]),
-    "freezePaneAtRange": _freeze,
-    "freezePaneUnfreeze": lambda ctx: setattr(ctx.ws, "freeze_panes", None),
     "addNote": lambda ctx: _note(ctx, "add"),
     "setNoteText": lambda ctx: _note(ctx, "set"),
     "deleteNote": lambda ctx: _note(ctx, "delete"),

@@ -77,6 +77,31 @@ def show(files: list[Path] = typer.Argument(..., help="年报工作簿")) -> Non
 
 
 @app.command()
+def validate(
+    inputs: list[Path] = typer.Argument(..., help="工作簿文件或文件夹（递归查找 .xlsx）"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON（便于其他系统读取）"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年度的报告（同一单位的工作簿，或上年收文文件夹）"),
+) -> None:
+    """校验年报工作簿：列出每个文件的错误（必须改正）和提示（核实或说明）。"""
+    from checks.files import expand, validate_paths
+    from .terminal import exit_code, print_results, results_json, totals_line
+
+    paths = expand(inputs)
+    if not paths:
+        fail("没有找到任何 Excel 文件。")
+    try:
+        results, _ = validate_paths(paths, previous=previous)
+    except ReadError as exc:
+        fail(f"上年报告无法读取：{exc}")
+    if as_json:
+        print(results_json(results))
+    else:
+        print_results(console, results)
+        console.print(totals_line(results))
+    raise typer.Exit(exit_code(results))
+
+
+@app.command()
 def samples(root: Path = typer.Option(Path("samples"), "--root", help="样例目录")) -> None:
     """重新生成随附的样例工作簿（结果固定，可重复生成）。"""
     from workbook.samples import write_samples

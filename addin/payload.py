@@ -18,10 +18,11 @@ from the real clients, the real clients win:
 * Numbers are Excel doubles (sent as float); dates go as ISO strings with ``Z``;
   error cells go as their text (``#DIV/0!``), which xlwings reads as None.
 
-Values are the cached results stored in the file (``data_only=True``). Excel always
-stores them, and so do our templates once Excel or LibreOffice has saved them; a
-file written by openpyxl with formulas has none, and the client would show computed
-values we cannot reproduce, so such a file is refused instead of guessed at.
+Values are the cached results stored in the file (``data_only=True``). Files saved by
+Excel, WPS or LibreOffice carry them; a file written by openpyxl with formulas has none,
+and the client would show computed values we cannot reproduce, so a formula cell
+without a cached result is refused (ValueError) instead of guessed at. Our templates
+must therefore carry cached values wherever they hold formulas.
 Not reproduced: pictures and charts (openpyxl cannot read them without Pillow and
 drops charts), pivot tables (sent as ``[]``), chart sheets (skipped, as the clients
 only walk worksheets).
@@ -110,34 +111,26 @@ def _names(wb: Workbook, client: Client) -> list[dict[str, Any]]:
         scoped += [(ws, name, dn.attr_text) for name, dn in ws.defined_names.items()]
         if ws.print_area:  # openpyxl moves _xlnm.Print_Area off the name list
             scoped.append((ws, "Print_Area", ws.print_area))
-    out: list[dict[str, Any]] = []
+    out: list[tuple[tuple[str, int], dict[str, Any]]] = []
     for scope, name, text in scoped:
         refs = _destinations(text, index)
         if client == "VBA" and not refs:
             continue  # RefersToRange fails: not a range
-        one_sheet = bool(refs) and len({s for s, _ in refs}) == 1
-        single = one_sheet and (client == "VBA" or len(refs) == 1)
-        entry: dict[str, Any] = {"name": name}
-        if client == "Office.js":
-            entry["refers_to"] = "=" + text
-        else:
-            entry["name"] = name if scope is None else f"{quote_sheet_name(scope.title)}!{name}"
-        entry["sheet_index"] = refs[0][0] if single else None
-        entry["address"] = ",".join(a for _, a in refs) if single else None
-        scope_fields = {
-            "scope_sheet_name": None if scope is None else scope.title,
-            "scope_sheet_index": None if scope is None else index[scope.title],
-        }
+        single = bool(refs) and len({s for s, _ in refs}) == 1 and (client == "VBA" or len(refs) == 1)
+        target = {"sheet_index": refs[0][0] if single else None,
+                  "address": ",".join(a for _, a in refs) if single else None}
+        book_scope = scope is None
+        scope_fields = {"scope_sheet_name": None if scope is None else scope.title,
+                        "scope_sheet_index": None if scope is None else index[scope.title]}
         if client == "VBA":
-            entry["book_scope"] = scope is None
-            entry.update(scope_fields)
+            full = name if scope is None else f"{quote_sheet_name(scope.title)}!{name}"
+            entry = {"name": full, **target, "book_scope": book_scope, **scope_fields}
         else:
-            entry.update(scope_fields)
-            entry["book_scope"] = scope is None
-        out.append(entry)
-    if client == "VBA":
-        out.sort(key=lambda e: e["name"].casefold())
-    return out
+            entry = {"name": name, "refers_to": "=" + text, **target, **scope_fields, "book_scope": book_scope}
+        out.append(((name.casefold(), -1 if scope is None else index[scope.title]), entry))
+    if client == "VBA":  # Workbook.Names is sorted by the bare name
+        out.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in out]
 
 
 def quote_sheet_name(name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -66,7 +65,7 @@ class Report:
         digits = "".join(ch for ch in text if ch.isdigit())
         return int(digits) if 4 <= len(digits) <= 4 else None
 
-    @cached_property
+    @property
     def parsed(self) -> dict[str, Parsed]:
         ed = self.edition
         return {c.id: parse_number(self.raw.get(c.id), money=c.kind == "money") for c in ed.cells}

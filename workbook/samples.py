@@ -21,6 +21,9 @@ MISTAKES = ("imbalance", "blanks", "placeholder", "fullwidth", "negative", "rule
             "token_problems", "text_mismatch")
 
 
+TEXT_MISTAKES = frozenset({"token_problems", "text_mismatch"})
+
+
 def load_transcription(path: Path) -> Report:
     """A report written down cell by cell in TOML (rows as lists in the spec's column order)."""
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -143,8 +146,9 @@ def fake_report(unit: Unit, year: int, seed: int, mistakes: frozenset[str] = fro
              "parent": unit.parent, "year": str(year), "preparer": rng.choice(["王芳", "李娜", "张伟", "刘洋", "陈静"]),
              "phone": f"0574-{rng.randint(60000000, 69999999)}", "date": f"{year + 1}-01-{rng.randint(5, 20):02d}"}
     report = Report(ed.key, cover=cover, raw=raw)
+    _apply_mistakes(report, mistakes - TEXT_MISTAKES, rng)
     report.texts = _texts(report, year, unit, rng)
-    _apply_mistakes(report, mistakes, rng)
+    _apply_mistakes(report, mistakes & TEXT_MISTAKES, rng)
     return report
 
 
@@ -170,7 +174,8 @@ def _apply_mistakes(report: Report, mistakes: frozenset[str], rng: random.Random
     if "blanks" in mistakes:
         for key in ("withheld_secret", "withheld_law", "withheld_safety"):
             for col in ("business", "research", "nonprofit"):
-                raw[f"part3.main.{key}.{col}"] = None
+                if raw[f"part3.main.{key}.{col}"] == 0:
+                    raw[f"part3.main.{key}.{col}"] = None
     if "placeholder" in mistakes:
         raw["part3.main.rejected_mass.legal"] = "-" if raw["part3.main.rejected_mass.legal"] == 0 else raw["part3.main.rejected_mass.legal"]
         raw["part3.main.rejected_confirm.legal"] = "/" if raw["part3.main.rejected_confirm.legal"] == 0 else raw["part3.main.rejected_confirm.legal"]

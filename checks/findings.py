@@ -1,0 +1,128 @@
+"""Findings as data: what is wrong, where, how badly, and what the unit said about it.
+
+A finding names a rule, a severity, a sheet and cell as Excel shows them, the printed row and
+column labels, the value found and the value expected, and a message a clerk understands. The
+command line, the JSON output, the add-in's marks and the consolidation all consume these.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+SEVERITY_LABEL = {"hard": "错误", "soft": "提示"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    sheet: str
+    cell: str
+    row: str
+    column: str
+    found: str
+    expected: str
+    message: str
+    explanation: str = ""
+    cells: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> str:
+        """``sheet!A1`` as Excel writes a reference (empty when the finding has no cell)."""
+        return f"{self.sheet}!{self.cell}" if self.sheet and self.cell else self.sheet
+
+    @property
+    def explained(self) -> bool:
+        return bool(self.explanation)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("cells")
+        return d
+
+
+@dataclass
+class FileResult:
+    """Everything known about one input file: its findings, or why it could not be read."""
+
+    path: str
+    unit: str = ""
+    year: int | None = None
+    edition: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    error: str = ""
+    error_code: str = ""
+
+    @property
+    def hard(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "hard"]
+
+    @property
+    def soft(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "soft"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.hard
+
+    def verdict(self) -> str:
+        """A one-line Chinese verdict, as the clerk's message box and the terminal show it."""
+        if self.error:
+            return f"无法读取：{self.error}"
+        open_soft = [f for f in self.soft if not f.explained]
+        if not self.hard and not open_soft:
+            return "校验通过" + (f"（{len(self.soft)} 处提示已说明）" if self.soft else "")
+        parts = []
+        if self.hard:
+            parts.append(f"{len(self.hard)} 处错误")
+        if self.soft:
+            parts.append(f"{len(self.soft)} 处提示" + (f"（{len(self.soft) - len(open_soft)} 处已说明）" if len(open_soft) < len(self.soft) else ""))
+        return "发现 " + "、".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "unit": self.unit, "year": self.year, "edition": self.edition,
+                "error": self.error or None, "findings": [f.to_json() for f in self.findings]}
+
+
+class _Safe(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(template: str, **fields: Any) -> str:
+    """Fill a rule's message template; a placeholder without a value stays empty, never raises."""
+    return string.Formatter().vformat(template, (), _Safe(fields))
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Hard first, then by sheet order of appearance and rule id."""
+    return sorted(findings, key=lambda f: (f.severity != "hard", f.rule, f.sheet, _cell_key(f.cell)))
+
+
+def _cell_key(cell: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in cell.split(":")[0] if ch.isdigit())
+    letters = "".join(ch for ch in cell.split(":")[0] if ch.isalpha())
+    return (int(digits) if digits else 0, letters.rjust(3))
+
+
+def attach_explanations(findings: list[Finding], notes: Iterable[Any]) -> list[Finding]:
+    """Mark soft findings that the unit explained on its 说明 sheet (by rule, and cell if given)."""
+    notes = list(notes)
+    out = []
+    for f in findings:
+        text = ""
+        if f.severity == "soft":
+            for n in notes:
+                cell = n.cell.replace("$", "").upper()
+                if n.rule == f.rule and (not cell or cell in {f.cell.upper(), f.location.upper()} or cell.split("!")[-1] == f.cell.upper()):
+                    text = n.text
+                    break
+        out.append(replace(f, explanation=text) if text else f)
+    return out
+
+
+def file_error(path: Path | str, reason: str, code: str = "unreadable") -> FileResult:
+    return FileResult(path=str(path), error=reason, error_code=code)

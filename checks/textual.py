@@ -1,0 +1,138 @@
+"""Checks on the cover fields and the text parts: per report, since they read a few strings.
+
+Cover: required fields, the credit code's check digit, the division code, the year and the
+edition that year needs (R0.2), and that a last-year report given for cross-year checks is the
+same unit a year earlier. Text: a token “五、存在的主要问题”, fees not stated in “六”, a stray
+year, and numbers quoted in “一、总体情况” that contradict the tables (R3.7).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from workbook.codes import credit_code_problem, region_code_ok
+from workbook.layout import a1, layout_for
+from workbook.report import Report
+from workbook.spec import Rule, cell_id, edition_for_year
+from workbook.values import format_number
+
+from .findings import Finding, render
+
+PUBLISHED_REQUIRED = frozenset({"unit_name", "year"})
+TOKEN_ANSWERS = frozenset({"无", "无。", "没有", "暂无", "无问题", "/", "-", "不适用"})
+_YEAR_MENTION = re.compile(r"(?<![\d〔\[（(])(20\d{2})\s*年(?=度|，|,)")
+
+
+def _cover_finding(rep: Report, rule: Rule, where: tuple[str, tuple[int, int]], found: str, expected: str,
+                   row: str, **extra: Any) -> Finding:
+    sheet = rep.sheet_names.get("cover") or rep.edition.cover_sheet
+    cell = a1(*where[1])
+    msg = render(rule.message, found=found, expected=expected, field=row, **extra)
+    return Finding(rule.id, rule.severity, sheet, cell, row, "", found, expected, msg, cells=(cell,))
+
+
+def cover_findings(rep: Report, previous: Report | None = None) -> list[Finding]:
+    ed = rep.edition
+    lay = layout_for(ed.key)
+    out: list[Finding] = []
+    at = lambda key: (key, lay.cover.fields[key])  # noqa: E731
+    rule = lambda kind: ed.rules_of(kind)[0]  # noqa: E731
+    for f in ed.cover:
+        value = rep.cover.get(f.key, "")
+        needed = f.required and (rep.source == "template" or f.key in PUBLISHED_REQUIRED)
+        if not value:
+            if needed:
+                out.append(_cover_finding(rep, rule("cover_required"), at(f.key), "（空白）", "", f.label))
+            continue
+        if f.choices and value not in f.choices:
+            out.append(_cover_finding(rep, rule("choice"), at(f.key), value, "、".join(f.choices), f.label))
+        if f.format == "credit_code" and (why := credit_code_problem(value.upper())):
+            out.append(_cover_finding(rep, rule("credit_code"), at(f.key), value, "", f.label, why=why))
+        if f.format == "region_code" and not region_code_ok(value):
+            out.append(_cover_finding(rep, rule("region_code"), at(f.key), value, "", f.label))
+    year_text = rep.cover.get("year", "")
+    this_year = _dt.date.today().year
+    year = rep.year
+    if year_text and (year is None or not 2019 <= year <= this_year):
+        out.append(_cover_finding(rep, rule("year_plausible"), at("year"), year_text, str(this_year), "报告年度"))
+    elif year is not None and not ed.covers_year(year):
+        out.append(_cover_finding(rep, rule("edition_year"), at("year"), ed.name, edition_for_year(year).name,
+                                  "报告年度", year=year))
+    if previous is not None:
+        out += _previous_findings(rep, previous, at("unit_name"), rule("previous_unit"))
+    return out
+
+
+def previous_problem(rep: Report, prev: Report) -> str:
+    """Why ``prev`` is not this unit's report of the year before (empty when it is)."""
+    why = ""
+    code, prev_code = rep.cover.get("credit_code", ""), prev.cover.get("credit_code", "")
+    if code and prev_code and code != prev_code:
+        why = f"统一社会信用代码为 {prev_code}，与本报告的 {code} 不同"
+    elif (not code or not prev_code) and rep.unit != prev.unit:
+        why = f"单位名称为“{prev.unit}”，与本报告的“{rep.unit}”不同"
+    elif rep.year is not None and prev.year is not None and prev.year != rep.year - 1:
+        why = f"是 {prev.year} 年度的报告，不是 {rep.year - 1} 年度"
+    return why
+
+
+def _previous_findings(rep: Report, prev: Report, where: Any, rule: Rule) -> list[Finding]:
+    why = previous_problem(rep, prev)
+    if not why:
+        return []
+    label = f"{prev.unit} {prev.year or ''} 年度".strip()
+    return [_cover_finding(rep, rule, where, label, rep.unit, "上年报告", why=why)]
+
+
+def _text_finding(rep: Report, rule: Rule, key: str, found: str, expected: str, **extra: Any) -> Finding:
+    lay = layout_for(rep.edition_key)
+    sheet = rep.sheet_names.get("cover") or rep.edition.cover_sheet
+    cell = a1(*lay.cover.texts[key])
+    label = next(t.label for t in rep.edition.texts if t.key == key)
+    msg = render(rule.message, found=found, expected=expected, part=label, **extra)
+    return Finding(rule.id, rule.severity, sheet, cell, label, "", found, expected, msg, cells=(cell,))
+
+
+def text_findings(rep: Report, values: np.ndarray | None = None, ids: Sequence[str] | None = None) -> list[Finding]:
+    ed = rep.edition
+    out: list[Finding] = []
+    for rule in ed.rules_of("text_substance"):
+        text = rep.texts.get(rule.get("text"), "").strip()
+        why = ""
+        if not text:
+            why = "未填写"
+        elif text in TOKEN_ANSWERS:
+            why = f"只写了“{text}”"
+        elif len(text) < rule.get("min_chars", 0):
+            why = f"只有 {len(text)} 个字"
+        if why:
+            out.append(_text_finding(rep, rule, rule.get("text"), text or "（空白）", "", why=why))
+    numbers = rep.with_totals() if (ed.rules_of("fee_statement") or ed.rules_of("text_numbers")) else {}
+    for rule in ed.rules_of("fee_statement"):
+        amount = numbers.get(cell_id(rule.get("table"), rule.get("block"), rule.get("row"), rule.get("column")), 0.0)
+        text = rep.texts.get(rule.get("text"), "")
+        if amount > 0 and not any(w in text for w in rule.get("words")):
+            out.append(_text_finding(rep, rule, rule.get("text"), format_number(amount), "", found_amount=amount))
+    year = rep.year
+    for rule in ed.rules_of("text_year"):
+        if year is None:
+            continue
+        for t in ed.texts:
+            for m in _YEAR_MENTION.finditer(rep.texts.get(t.key, "")):
+                if int(m.group(1)) != year:
+                    out.append(_text_finding(rep, rule, t.key, m.group(0), str(year)))
+                    break
+    for rule in ed.rules_of("text_numbers"):
+        text = rep.texts.get(rule.get("text"), "")
+        for q in rule.get("quotes"):
+            expected = sum(numbers.get(cell_id(*c), 0.0) for c in q["cells"])
+            for m in re.finditer(q["pattern"], text):
+                quoted = int(m.group(1))
+                if quoted != expected:
+                    out.append(_text_finding(rep, rule, rule.get("text"), str(quoted), format_number(expected),
+                                             quote=m.group(0), what=q["what"]))
+    return out
