@@ -110,8 +110,20 @@ def samples(root: Path = typer.Option(Path("samples"), "--root", help="样例目
     console.print(f"已生成 {len(files)} 个样例文件于 {root}/")
 
 
+def _load_commands() -> None:
+    """Import every ``addin/cmd_*.py``: each registers its commands on ``app``."""
+    import importlib
+    import pkgutil
+
+    import addin
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(addin.__path__) if m.name.startswith("cmd_")):
+        importlib.import_module(f"addin.{mod}")
+
+
 def main() -> None:
     """Entry point: no traceback ever reaches the user."""
+    _load_commands()
     try:
         app()
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
@@ -320,8 +320,17 @@ def _write_meta(ws: Worksheet, lay: Layout, report: Report, opts: BuildOptions) 
     _protect(ws, opts)
 
 
-def write_report(report: Report, path: Path, options: BuildOptions | None = None) -> Path:
-    """Write ``report`` as a protected report workbook at ``path`` (atomically)."""
+ExtraSheets = Callable[[xlsxwriter.Workbook, "_Formats"], None]
+
+
+def write_report(report: Report, path: Path, options: BuildOptions | None = None,
+                 extra: ExtraSheets | None = None) -> Path:
+    """Write ``report`` as a protected report workbook at ``path`` (atomically).
+
+    ``extra`` may add sheets after the report's own (a county summary adds its detail, status
+    board and chart this way), so that every workbook we write has the same report sheets and
+    can be read back by ``read_report`` — a county summary is itself a valid input for a city.
+    """
     opts = options or BuildOptions()
     lay = layout_for(report.edition_key)
     ed: Edition = lay.edition
@@ -355,6 +364,8 @@ def write_report(report: Report, path: Path, options: BuildOptions | None = None
     results.set_column(3, 6, 14)
     results.set_column(7, 7, 70)
     results.set_column(8, 8, 40)
+    if extra is not None:
+        extra(wb, fmt)
     _write_live_checks(wb, lay, values, fmt, sheets, opts)
     _write_meta(wb.add_worksheet(META_SHEET), lay, report, opts)
     wb.define_name("NB_EDITION", f"={META_SHEET}!$B$2")
