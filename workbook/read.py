@@ -13,7 +13,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from python_calamine import CalamineWorkbook
 
@@ -63,8 +63,40 @@ def _sniff(path: Path, data: bytes) -> None:
         raise ReadError(path, "不是 Excel 工作簿（可能是 Word 或其他 Office 文件）", "not_xlsx")
 
 
-def _grid(wb: CalamineWorkbook, name: str) -> Grid:
-    return wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+class GridSource(Protocol):
+    """Where sheets come from: a calamine workbook, or the values grids an Excel client posted."""
+
+    @property
+    def sheet_names(self) -> list[str]: ...
+
+    def grid(self, name: str) -> Grid: ...
+
+
+class _CalamineSource:
+    def __init__(self, wb: CalamineWorkbook) -> None:
+        self.wb = wb
+        self.sheet_names = list(wb.sheet_names)
+
+    def grid(self, name: str) -> Grid:
+        return self.wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+
+@dataclass
+class GridsSource:
+    """Sheets given as values grids from A1 (e.g. an xlwings payload's ``sheets[].values``)."""
+
+    grids: dict[str, Grid]
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return list(self.grids)
+
+    def grid(self, name: str) -> Grid:
+        return self.grids[name]
+
+
+def _grid(wb: GridSource, name: str) -> Grid:
+    return wb.grid(name)
 
 
 def _at(grid: Grid, r: int, c: int) -> Any:
@@ -74,7 +106,7 @@ def _at(grid: Grid, r: int, c: int) -> Any:
     return None
 
 
-def _meta(wb: CalamineWorkbook) -> dict[str, list[str]]:
+def _meta(wb: GridSource) -> dict[str, list[str]]:
     if META_SHEET not in wb.sheet_names:
         return {}
     out: dict[str, list[str]] = {}
@@ -84,7 +116,7 @@ def _meta(wb: CalamineWorkbook) -> dict[str, list[str]]:
     return out
 
 
-def _find_sheets(wb: CalamineWorkbook, edition_key: str, path: Path) -> dict[str, str]:
+def _find_sheets(wb: GridSource, edition_key: str, path: Path) -> dict[str, str]:
     """Map each table (and the cover) to the sheet that holds it: by name, else by title."""
     ed = load_edition(edition_key)
     found: dict[str, str] = {}
@@ -106,7 +138,7 @@ def _find_sheets(wb: CalamineWorkbook, edition_key: str, path: Path) -> dict[str
     return found
 
 
-def _guess_edition(wb: CalamineWorkbook) -> str | None:
+def _guess_edition(wb: GridSource) -> str | None:
     """For a workbook without our marker: the edition whose Part 二 labels sit where expected."""
     for key in EDITIONS:
         lay = layout_for(key)
@@ -134,14 +166,19 @@ def read_report(path: Path | str) -> Report:
     _sniff(path, data)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        return _read(wb, path, hashlib.sha256(data).hexdigest())
+        return report_from_grids(_CalamineSource(wb), path, hashlib.sha256(data).hexdigest())
     except ReadError:
         raise
     except Exception as exc:  # calamine raises several kinds for malformed parts
         raise ReadError(path, f"文件内容已损坏，无法读取（{type(exc).__name__}）", "damaged") from None
 
 
-def _read(wb: CalamineWorkbook, path: Path, sha: str) -> Report:
+def report_from_grids(wb: GridSource, path: Path, sha: str = "") -> Report:
+    """Build a report from sheets' value grids; raises ``ReadError`` when it is not our workbook.
+
+    The file reader and the add-in (which receives the grids from Excel) share this, so a
+    workbook is understood the same way whether it arrives as a file or from an Excel click.
+    """
     meta = _meta(wb)
     edition_key = (meta.get("edition") or [None])[0] or _guess_edition(wb)
     if edition_key not in EDITIONS:
