@@ -1,0 +1,55 @@
+"""``nianbao rules``: the rule documentation, generated from the spec (never written by hand)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from workbook.atomic import write_text_atomic
+from workbook.livecheck import live_rule_ids
+from workbook.spec import EDITIONS, load_edition
+
+from .cli import app, console
+
+SEVERITY = {"hard": "错误（必须改正）", "soft": "提示（核实或说明）"}
+
+
+def rules_markdown() -> str:
+    """A Markdown page listing every rule of every edition, with its message template."""
+    lines = ["# 校验规则", "", "本页由 `nianbao rules --markdown` 从 `workbook/specs/` 生成，请勿手工修改。", ""]
+    seen: dict[str, list[str]] = {}
+    for key in EDITIONS:
+        for rule in load_edition(key).rules:
+            seen.setdefault(rule.id, []).append(key)
+    lines += ["| 编号 | 级别 | 规则 | 适用版本 | 模板内实时检查 | 提示文字 |", "|---|---|---|---|---|---|"]
+    done: set[str] = set()
+    for key in EDITIONS:
+        ed = load_edition(key)
+        for rule in ed.rules:
+            if rule.id in done:
+                continue
+            done.add(rule.id)
+            live = "是" if any(rule.id in live_rule_ids(k) for k in seen[rule.id]) else "否"
+            editions = "、".join(f"{k} 版" for k in seen[rule.id])
+            lines.append(f"| {rule.id} | {SEVERITY[rule.severity]} | {rule.title} | {editions} | {live} | {rule.message} |")
+    return "\n".join(lines) + "\n"
+
+
+@app.command()
+def rules(
+    markdown: bool = typer.Option(False, "--markdown", help="输出 Markdown 文档"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="写入文件"),
+) -> None:
+    """列出全部校验规则（编号、级别、含义、提示文字）。"""
+    text = rules_markdown()
+    if output:
+        write_text_atomic(output, text)
+        console.print(f"已写入 {output}")
+    elif markdown:
+        print(text, end="")
+    else:
+        for key in EDITIONS:
+            for rule in load_edition(key).rules:
+                console.print(f"{key} 版 {rule.id} [{'red' if rule.severity == 'hard' else 'yellow'}]{SEVERITY[rule.severity]}[/] {rule.title}")
