@@ -8,6 +8,7 @@ shows its totals in any reader, even one that does not recalculate.
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
 import zipfile
@@ -342,8 +343,9 @@ def write_report(report: Report, path: Path, options: BuildOptions | None = None
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
                                    "strings_to_urls": False})
+    # A fixed creation date keeps regenerated files byte-identical (samples stay reproducible).
     wb.set_properties({"title": ed.heading.format(year=report.cover.get("year", "")), "author": report.unit,
-                       "comments": f"{GENERATOR} {ed.key}"})
+                       "comments": f"{GENERATOR} {ed.key}", "created": datetime.datetime(2000, 1, 1)})
     fmt = _Formats(wb)
     cover = wb.add_worksheet(ed.cover_sheet)
     _write_cover(wb, cover, lay, report, fmt, opts)

@@ -1,5 +1,9 @@
 """The rules rendered as the workbook's own live checks.
 
+Single cells are wrapped in N() so that a cell holding only spaces counts as 0, as SUM and the
+Python checks count it; text that spells a number (“１２”) is 0 to a spreadsheet but 12 to the
+Python checks, which report it as R0.4 — the one place the two may differ.
+
 Each rule of a kind that a spreadsheet can compute becomes one Excel formula per place it applies
 (TRUE = the rule fails). The template uses these formulas twice: in a hidden check sheet (so that a
 spreadsheet application computes every check, and tests can compare its verdicts with the Python
@@ -70,7 +74,7 @@ def _sum_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
         target = (target_id,)
         out.append(LiveCheck(
             rule, target_id, target,
-            lambda r, t=target, i=items: f"{r(t)}<>SUM({r(i)})",
+            lambda r, t=target, i=items: f"N({r(t)})<>SUM({r(i)})",
             lambda v, t=target, i=items: abs(_total(v, t) - _total(v, i)) > 1e-9,
         ))
     return out
@@ -126,7 +130,7 @@ def _not_greater_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
             left = (cell_id(table.key, block.key, row.key, key),)
             out.append(LiveCheck(
                 rule, left[0], left,
-                lambda r, a=left, b=right: f"{r(a)}>{r(b)}",
+                lambda r, a=left, b=right: f"N({r(a)})>N({r(b)})",
                 lambda v, a=left, b=right: _total(v, a) > _total(v, b),
             ))
     return out
@@ -140,7 +144,7 @@ def _implies_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
     b = (cell_id(table.key, block.key, row, rule.get("then_positive")),)
     return [LiveCheck(
         rule, a[0], a + b,
-        lambda r: f"AND({r(a)}>0,{r(b)}=0)",
+        lambda r: f"AND(N({r(a)})>0,N({r(b)})=0)",
         lambda v: _total(v, a) > 0 and _total(v, b) == 0,
     )]
 
