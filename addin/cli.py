@@ -6,6 +6,7 @@ Exit codes: 0 all good · 1 the reports have hard findings (or inputs were left 
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Optional
@@ -23,6 +24,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="政府信息公开工作年度报告工具：模板、校验、汇总、导出。")
 console = Console()
 err = Console(stderr=True)
+
+
+_ERRNO_TEXT = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有访问权限", errno.EPERM: "没有访问权限",
+               errno.ENOSPC: "磁盘空间不足", errno.EISDIR: "这是文件夹，不是文件", errno.ENOTDIR: "路径中有一部分不是文件夹",
+               errno.EROFS: "磁盘为只读"}
+
+
+def os_error_text(exc: OSError) -> str:
+    """An operating-system error in Chinese, naming the file."""
+    what = _ERRNO_TEXT.get(exc.errno or -1, exc.strerror or str(exc))
+    return f"{what}：{exc.filename}" if exc.filename else what
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -130,7 +142,7 @@ def main() -> None:
         err.print("已中断。")
         sys.exit(130)
     except OSError as exc:
-        err.print(f"[red]错误：[/red]{exc.strerror or exc}：{exc.filename or ''}")
+        err.print(f"[red]错误：[/red]{os_error_text(exc)}")
         sys.exit(2)
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SEED_NAME = "宁海县交通运输局2020年政府信息公开工作年度报告"
 SEED_XLSX = SAMPLES / f"{SEED_NAME}.xlsx"
-SEED_TXT = SAMPLES / "published" / f"{SEED_NAME}.txt"
 # A committed county file that carries “-”, “/” and a full-width digit: the LibreOffice round trip
 # must keep those exactly as typed.
 MESSY_SAMPLE = SAMPLES / "青禾县-2026" / "收文" / "青禾县住房和城乡建设局.xlsx"
@@ -42,7 +43,7 @@ TotalFn = Callable[[Edition, str, Callable[[str], float]], float]
 
 
 # ---------------------------------------------------------------------------------------------
-# Small independent helpers, handed to the tests through fixtures (importing conftest is fragile).
+# Small independent helpers, handed to the tests through fixtures (modules import only types).
 # ---------------------------------------------------------------------------------------------
 
 def nianbao_command() -> list[str]:
@@ -74,14 +75,8 @@ def independent_total(edition: Edition, cid: str, value_of: Callable[[str], floa
     return sum(independent_total(edition, item, value_of) for item in cell.items)
 
 
-def spreadsheet_number(value: Any) -> float:
-    """What a spreadsheet's SUM takes from a cell: numbers count, text and blanks do not."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0.0
-    return float(value)
-
-
 def sha256_of(path: Path) -> str:
+    """A file's digest, to prove that reading a workbook never writes to it."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -156,7 +151,7 @@ def random_inputs(edition_key: str, seed: int) -> dict[str, float | int]:
     return values
 
 
-def fill_with_openpyxl(template: Path, target: Path, values: dict[str, float | int]) -> Path:
+def fill_with_openpyxl(template: Path, target: Path, values: dict[str, Any]) -> Path:
     """Type ``values`` into a copy of a template with openpyxl (which keeps the formulas but drops
     their cached results — LibreOffice recalculates them)."""
     lay = layout_for(load_edition_key(template))
@@ -206,6 +201,28 @@ def _text_number_workbook(target: Path) -> Path:
     return write_report(report, target)
 
 
+STALE_SAMPLE = SAMPLES / "青禾县-2026" / "收文" / "青禾县公安局.xlsx"
+STALE_BUMP = 100
+
+
+def _stale_copy(src: Path, target: Path) -> Path:
+    """A copy of a sample whose Part 三 一/自然人 input is raised by STALE_BUMP in the sheet XML,
+    leaving the cached results of the totals as they were — stale, as in a file edited by a tool
+    that does not recalculate. Only a real recalculation can bring the totals back in line."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    bumped = 0
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            body = zin.read(item.filename)
+            if item.filename.startswith("xl/worksheets/") and b"<f>SUM(D6:I6)</f>" in body:
+                def bump(m: re.Match[bytes]) -> bytes:
+                    return m[1] + str(int(float(m[2])) + STALE_BUMP).encode() + m[3]
+                body, bumped = re.subn(rb'(<c r="D6"[^>]*><v>)([0-9.]+)(</v>)', bump, body)
+            zout.writestr(item, body)
+    assert bumped == 1, "the Part 三 sheet of the sample was not found"
+    return target
+
+
 @pytest.fixture(scope="session")
 def office_run(soffice: str, templates: dict[str, BuiltTemplate],
                tmp_path_factory: pytest.TempPathFactory) -> OfficeRun:
@@ -229,6 +246,8 @@ def office_run(soffice: str, templates: dict[str, BuiltTemplate],
         jobs.append((name, staged))
     text_numbers = _text_number_workbook(work / "in" / "text-numbers" / "文本数字.xlsx")
     jobs.append(("text-numbers", text_numbers))
+    stale = _stale_copy(STALE_SAMPLE, work / "in" / "stale" / STALE_SAMPLE.name)
+    jobs.append(("stale", stale))
 
     def run(job: tuple[str, Path]) -> tuple[str, Path]:
         name, src = job
@@ -239,7 +258,7 @@ def office_run(soffice: str, templates: dict[str, BuiltTemplate],
     return OfficeRun(
         fills={k: (p, done[f"fill-{k}"], v) for k, (p, v) in fills.items()},
         saved={"seed": (SEED_XLSX, done["seed"]), "messy": (MESSY_SAMPLE, done["messy"]),
-               "text-numbers": (text_numbers, done["text-numbers"])},
+               "text-numbers": (text_numbers, done["text-numbers"]), "stale": (stale, done["stale"])},
     )
 
 
@@ -259,6 +278,6 @@ def sha256() -> Callable[[Path], str]:
 
 
 @pytest.fixture(scope="session")
-def fill_inputs() -> Callable[[Path, Path, dict[str, float | int]], Path]:
+def fill_inputs() -> Callable[[Path, Path, dict[str, Any]], Path]:
     """Type values into a copy of a template with openpyxl (see ``fill_with_openpyxl``)."""
     return fill_with_openpyxl

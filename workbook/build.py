@@ -53,6 +53,14 @@ class BuildOptions:
     protect: bool = True
 
 
+def spreadsheet_numbers(report: Report) -> dict[str, float]:
+    """Each cell as a spreadsheet sees it: numbers as they are, anything else (text, blank) 0."""
+    out = {}
+    for cid, v in report.raw.items():
+        out[cid] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else 0.0
+    return out
+
+
 def legacy_password_hash(password: str) -> str:
     """The 16-bit password verifier Excel stores for sheet and workbook protection (ECMA-376)."""
     h = 0
@@ -335,9 +343,10 @@ def write_report(report: Report, path: Path, options: BuildOptions | None = None
     opts = options or BuildOptions()
     lay = layout_for(report.edition_key)
     ed: Edition = lay.edition
-    numbers = report.numbers
-    totals = derive_totals(ed, numbers)
-    values = dict(numbers)
+    # Cached results must be what a spreadsheet computes when it recalculates: SUM skips text,
+    # so a number typed as text counts 0 here (the checks report it as R0.4 separately).
+    values = spreadsheet_numbers(report)
+    totals = derive_totals(ed, values)
     if opts.derived == "formula":
         values.update(totals)
     buf = io.BytesIO()

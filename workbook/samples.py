@@ -225,9 +225,16 @@ def county(year: int, seed: int = 2026, n: int | None = None, plan: CountyPlan |
 SEED_NAME = "宁海县交通运输局2020年政府信息公开工作年度报告"
 
 
+REPO_SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
 def seed_report(root: Path) -> Report:
-    """The seed report as published (transcription kept under ``samples/published``)."""
-    return load_transcription(root / "published" / f"{SEED_NAME}.toml")
+    """The seed report as published (transcription kept under ``samples/published``; taken from
+    the project's own samples when ``root`` has none)."""
+    path = root / "published" / f"{SEED_NAME}.toml"
+    if not path.exists():
+        path = REPO_SAMPLES / "published" / path.name
+    return load_transcription(path)
 
 
 def write_samples(root: Path) -> list[Path]:

@@ -1,0 +1,118 @@
+"""What a published report looks like once its file format is gone: paragraphs, tables, images.
+
+Every reader (plain text, HTML, Word) turns its file into a ``Document`` of these few items, so
+that finding the title, the six parts and the table cells is written once, in ``place``. Each
+item keeps where it came from (a line number, or a table/row in a Word file), because whatever
+cannot be placed must be reported at the place a person can find it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Para:
+    """One paragraph (or one line of a text file); ``text`` as published, blank lines included."""
+
+    text: str
+    where: str
+
+
+@dataclass(frozen=True)
+class TCell:
+    """One table cell as published. ``col`` is its first grid column and ``span`` how many it
+    covers when the source has real geometry (HTML, Word); both are ``None``/1 for text dumps,
+    whose cells carry no positions (merged cells simply vanish from a dump)."""
+
+    text: str
+    where: str
+    col: int | None = None
+    span: int = 1
+    origin_row: bool = True
+
+    @property
+    def last_col(self) -> int | None:
+        return None if self.col is None else self.col + self.span - 1
+
+
+@dataclass(frozen=True)
+class TRow:
+    cells: tuple[TCell, ...]
+    where: str
+
+
+@dataclass
+class Table:
+    """A table: rows of cells. ``grid`` says whether cell positions are real (see ``TCell``)."""
+
+    rows: list[TRow]
+    grid: bool
+    where: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """A picture (or a note such as “（表格略）”) standing where content should be."""
+
+    what: str
+    where: str
+
+
+Item = Union[Para, Table, Image]
+
+
+@dataclass
+class Document:
+    """A published report reduced to its items, in reading order."""
+
+    path: Path
+    kind: str
+    items: list[Item] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    encoding: str = ""
+
+
+@dataclass(frozen=True)
+class SpanCell:
+    """A cell as a source with merges states it: text and its row/column span (HTML, Word)."""
+
+    text: str
+    where: str
+    rowspan: int = 1
+    colspan: int = 1
+
+
+def expand(rows: list[list[SpanCell]], where: list[str], table_where: str) -> Table:
+    """Lay cells with rowspan/colspan out on a grid, as a browser does.
+
+    A cell covering several rows is repeated in each (with ``origin_row`` False below its first
+    row): its label still gives context to the rows it spans, but its number is counted once.
+    """
+    taken: dict[tuple[int, int], tuple[SpanCell, int, int]] = {}
+    out: list[TRow] = []
+    for r, row in enumerate(rows):
+        c = 0
+        for cell in row:
+            while (r, c) in taken:
+                c += 1
+            rs = max(1, min(cell.rowspan, len(rows) - r))
+            cs = max(1, min(cell.colspan, 200))
+            for i in range(rs):
+                for j in range(cs):
+                    taken[(r + i, c + j)] = (cell, r, c)
+            c += cs
+    for r in range(len(rows)):
+        cols = sorted(c for (rr, c) in taken if rr == r)
+        cells: list[TCell] = []
+        seen: set[int] = set()
+        for c in cols:
+            cell, r0, c0 = taken[(r, c)]
+            if id(cell) in seen:
+                continue
+            seen.add(id(cell))
+            cells.append(TCell(cell.text, cell.where, c0, cell.colspan, r0 == r))
+        out.append(TRow(tuple(cells), where[r] if r < len(where) else table_where))
+    return Table(out, True, table_where)
