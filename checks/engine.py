@@ -8,22 +8,21 @@ unit, run per report.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from workbook.layout import a1, layout_for
 from workbook.report import Report
-from workbook.spec import KIND_LABELS, Edition, load_edition
+from workbook.spec import KIND_LABELS, Edition, Rule, load_edition
 from workbook.values import Status, format_number, parse_number
 
 from .findings import Finding, attach_explanations, render, sort_findings
-from .instances import Instance, instances
-from .schemas import failures, kind_rule, cell_schema, rule_schema, status_schema
+from .instances import display_labels, instances
+from .schemas import Failed, cell_frame, cell_schema, failed, rule_frame, rule_schema
 from .textual import cover_findings, previous_problem, text_findings
 
 
@@ -40,7 +39,7 @@ class Matrices:
 
 
 def to_matrices(edition_key: str, reports: Sequence[Report]) -> Matrices:
-    """Parse every cell of every report once (fast path for plain numbers)."""
+    """Parse every cell of every report once (fast path for plain numbers and blanks)."""
     ed = load_edition(edition_key)
     ids = [c.id for c in ed.cells]
     money = [c.kind == "money" for c in ed.cells]
@@ -48,35 +47,73 @@ def to_matrices(edition_key: str, reports: Sequence[Report]) -> Matrices:
     values = np.zeros((n, m))
     status = np.zeros((n, m), dtype=np.int8)
     hows: dict[tuple[int, int], str] = {}
+    blank = int(Status.BLANK)
     for i, rep in enumerate(reports):
         raw = rep.raw
-        row_v = values[i]
+        row_v = [0.0] * m
+        row_s = [0] * m
         for j, cid in enumerate(ids):
             v = raw.get(cid)
-            if type(v) is float and v == v:
+            t = type(v)
+            if (t is float and v == v) or t is int:
                 row_v[j] = v
+                continue
+            if v is None:
+                row_s[j] = blank
                 continue
             p = parse_number(v, money[j])
             row_v[j] = p.value
             if p.status:
-                status[i, j] = p.status
+                row_s[j] = int(p.status)
                 if p.how:
                     hows[(i, j)] = p.how
+        values[i] = row_v
+        status[i] = row_s
     return Matrices(ed, ids, values, status, [r.raw for r in reports], hows)
 
 
-def _coef(ids: list[str], mapping: dict[str, float] | Any, keys: Sequence[Instance], attr: str) -> np.ndarray:
-    index = {c: j for j, c in enumerate(ids)}
-    out = np.zeros((len(keys), len(ids)))
-    for k, inst in enumerate(keys):
-        source = getattr(inst, attr)
-        if attr == "found":
-            for c in source:
-                out[k, index[c]] += 1.0
+@cache
+def _leaf_matrix(edition_key: str) -> np.ndarray:
+    """(cells × cells): column d holds how often each input cell counts in cell d — the identity
+    for an input cell, its input cells (followed down ``items``) for a derived one."""
+    ed = load_edition(edition_key)
+    index = ed.cell_index
+    out = np.zeros((len(ed.cells), len(ed.cells)))
+
+    def add(col: int, cid: str) -> None:
+        cell = ed.cell(cid)
+        if cell.role == "input":
+            out[index[cid], col] += 1.0
         else:
-            for c, w in source.items():
-                out[k, index[c]] += w
+            for item in cell.items:
+                add(col, item)
+
+    for j, c in enumerate(ed.cells):
+        add(j, c.id)
     return out
+
+
+def recomputed(mx: Matrices) -> np.ndarray:
+    """Every report's numbers with the derived cells recomputed from the inputs (unreadable as 0)
+    — what the text checks compare quoted numbers with, never the stored totals."""
+    return np.where(np.isnan(mx.values), 0.0, mx.values) @ _leaf_matrix(mx.edition.key)
+
+
+@cache
+def _coefs(edition_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(instances × cells) coefficients of ``found``, ``expected`` and last year's ``previous``."""
+    ids = [c.id for c in load_edition(edition_key).cells]
+    index = {c: j for j, c in enumerate(ids)}
+    insts = instances(edition_key)
+    out = np.zeros((3, len(insts), len(ids)))
+    for k, inst in enumerate(insts):
+        for c in inst.found:
+            out[0, k, index[c]] += 1.0
+        for c, w in inst.expected.items():
+            out[1, k, index[c]] += w
+        for c, w in inst.previous.items():
+            out[2, k, index[c]] += w
+    return out[0], out[1], out[2]
 
 
 def _previous_matrix(ids: list[str], previous: Sequence[Report | None]) -> np.ndarray:
@@ -88,19 +125,25 @@ def _previous_matrix(ids: list[str], previous: Sequence[Report | None]) -> np.nd
     return out
 
 
-def residuals(mx: Matrices, unit_types: Sequence[str], previous: Sequence[Report | None] | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def residuals(mx: Matrices, unit_types: Sequence[str],
+              previous: Sequence[Report | None] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per rule instance: found, expected and the residual pandera checks (NaN = not applicable)."""
     insts = instances(mx.edition.key)
-    X = mx.values
-    found = X @ _coef(mx.ids, None, insts, "found").T
-    expected = X @ _coef(mx.ids, None, insts, "expected").T
+    # An unreadable cell (NaN) must not silence every rule of its report: NaN · 0 is NaN in a
+    # matrix product, so the products run on zeros and only the instances that read an unreadable
+    # cell are set to NaN ("not applicable": the cell itself is reported by the cell schema).
+    bad = np.isnan(mx.values)
+    X = np.where(bad, 0.0, mx.values)
+    F, E, P = _coefs(mx.edition.key)
+    found = X @ F.T
+    expected = X @ E.T
+    unreadable = (bad.astype(float) @ ((F != 0) | (E != 0)).T) > 0
     prev_used = [k for k, inst in enumerate(insts) if inst.cross_year]
     if prev_used:
-        P = _coef(mx.ids, None, insts, "previous").T
         Xp = _previous_matrix(mx.ids, previous or [None] * len(X))
         with np.errstate(invalid="ignore"):
-            contrib = np.where(np.isnan(Xp), 0, Xp) @ P
-            missing = np.isnan(Xp) @ (P != 0)
+            contrib = np.where(np.isnan(Xp), 0, Xp) @ P.T
+            missing = np.isnan(Xp) @ (P != 0).T
         expected = expected + contrib
         for k in prev_used:
             found[missing[:, k] > 0, k] = np.nan
@@ -112,8 +155,8 @@ def residuals(mx: Matrices, unit_types: Sequence[str], previous: Sequence[Report
             res[:, k] = np.where(applies, found[:, k], np.nan)
         elif inst.op == "implies":
             res[:, k] = ((found[:, k] > 0) & (expected[:, k] == 0)).astype(float)
-    frame = pd.DataFrame(res, columns=[i.key for i in insts])
-    return frame, found, expected
+    res[unreadable] = np.nan
+    return res, found, expected
 
 
 def _fmt_raw(value: Any) -> str:
@@ -141,49 +184,67 @@ class _Builder:
 
     def add(self, i: int, rule_id: str, cid: str, found: str, expected: str, marks: tuple[str, ...] = (), **extra: Any) -> None:
         rule = self.ed.rule(rule_id)
-        row, col = self.ed.labels(cid)
+        row, col = display_labels(self.ed.key, cid)
         sheet, cell = self.where(i, cid)
-        fields = {"row": row, "column": col, "found": found, "expected": expected, "cell": cell, **extra}
+        fields = {"row": row, "column": col, "where": " · ".join(x for x in (row, col) if x),
+                  "found": found, "expected": expected, "cell": cell, **extra}
         self.out[i].append(Finding(rule.id, rule.severity, sheet, cell, row, col, found, expected,
                                    render(rule.message, **fields), cells=tuple(self.where(i, m)[1] for m in marks) or (cell,)))
 
-    def cells(self, fc: pd.DataFrame) -> None:
-        for col, check, idx in zip(fc["column"], fc["check"], fc["index"]):
-            i = int(idx)
+    def cells(self, failures: Failed) -> None:
+        """Values of the wrong kind, and text that is not a number at all."""
+        for i, j, rule in failures:
+            col = self.mx.ids[j]
+            if self.ed.rule(rule).kind != "cell_kind":
+                continue
             cell = self.ed.cell(col)
-            raw = self.mx.raw[i].get(col)
-            rule = kind_rule(self.ed.key, cell.table)
-            self.add(i, rule, col, _fmt_raw(raw), KIND_LABELS[cell.kind])
+            self.add(i, rule, col, _fmt_raw(self.mx.raw[i].get(col)), KIND_LABELS[cell.kind])
 
-    def statuses(self, fc: pd.DataFrame) -> None:
+    def statuses(self, failures: Failed) -> None:
+        """How values were read: placeholders and normalised numbers one by one, blanks by row."""
         blanks: dict[tuple[int, str, str], list[str]] = defaultdict(list)
-        for col, check, idx in zip(fc["column"], fc["check"], fc["index"]):
-            i = int(idx)
-            if self.ed.rule(check).kind == "blank":
+        for i, j, check in failures:
+            col = self.mx.ids[j]
+            kind = self.ed.rule(check).kind
+            if kind == "cell_kind":
+                continue
+            if kind == "blank":
                 c = self.ed.cell(col)
                 blanks[(i, c.table, f"{c.block}.{c.row}")].append(col)
                 continue
             raw = self.mx.raw[i].get(col)
-            j = self.col_index[col]
             value = format_number(self.mx.values[i, j])
             self.add(i, check, col, _fmt_raw(raw), value, how=self.mx.hows.get((i, j), ""))
         rule = self.ed.rules_of("blank")[0]
         for (i, table, _), cols in blanks.items():
-            cols.sort(key=self.col_index.__getitem__)
-            row, _ = self.ed.labels(cols[0])
-            sheet, first = self.where(i, cols[0])
-            last = self.where(i, cols[-1])[1]
-            names = "、".join(self.ed.labels(c)[1] for c in cols)
-            cell = first if first == last else f"{first}:{last}"
-            msg = render(rule.message, row=row or self.ed.table(table).title, count=len(cols), columns=names)
-            self.out[i].append(Finding(rule.id, rule.severity, sheet, cell, row, names, "（空白）", "0", msg,
-                                       cells=tuple(self.where(i, c)[1] for c in cols)))
+            self._blank_row(i, rule, table, cols)
 
-    def rules(self, fc: pd.DataFrame, found: np.ndarray, expected: np.ndarray) -> None:
-        insts = {inst.key: (k, inst) for k, inst in enumerate(instances(self.ed.key))}
-        for col, idx in zip(fc["column"], fc["index"]):
-            i = int(idx)
-            k, inst = insts[col]
+    def _blank_row(self, i: int, rule: Rule, table: str, cols: list[str]) -> None:
+        """One finding for all the blank cells of one row (forty blanks are a handful of lines)."""
+        cols.sort(key=self.col_index.__getitem__)
+        c0 = self.ed.cell(cols[0])
+        row = display_labels(self.ed.key, cols[0])[0]
+        block = self.ed.table(table).block(c0.block)
+        sheet = self.where(i, cols[0])[0]
+        addresses = [self.where(i, c)[1] for c in cols]
+        positions = [self.layout.pos(c) for c in cols]
+        contiguous = all(b == (a[0], a[1] + 1) for a, b in zip(positions, positions[1:]))
+        if len(cols) == 1:
+            cell = addresses[0]
+        elif contiguous:
+            cell = f"{addresses[0]}:{addresses[-1]}"
+        else:
+            cell = ",".join(addresses)
+        names = "、".join(display_labels(self.ed.key, c)[1] for c in cols)
+        shown = "整行" if len(cols) == len(block.columns) > 1 else names
+        msg = render(rule.message, row=row or self.ed.table(table).title, count=len(cols), columns=shown)
+        self.out[i].append(Finding(rule.id, rule.severity, sheet, cell, row, names, "（空白）", "0", msg,
+                                   cells=tuple(addresses)))
+
+    def rules(self, failures: Failed, found: np.ndarray, expected: np.ndarray) -> None:
+        insts = instances(self.ed.key)
+        for i, k, _ in failures:
+            inst = insts[k]
             f, e = found[i, k], expected[i, k]
             extra: dict[str, Any] = {}
             if inst.op == "zero_if_type":
@@ -193,7 +254,8 @@ class _Builder:
             self.add(i, inst.rule.id, inst.anchor, f_text, format_number(e), inst.marks, **extra)
 
 
-def validate_group(edition_key: str, reports: Sequence[Report], previous: Sequence[Report | None] | None = None) -> list[list[Finding]]:
+def validate_group(edition_key: str, reports: Sequence[Report],
+                   previous: Sequence[Report | None] | None = None) -> list[list[Finding]]:
     """Findings for same-edition reports, aligned with ``reports``."""
     given_prev = list(previous) if previous else None
     if previous:
@@ -201,15 +263,16 @@ def validate_group(edition_key: str, reports: Sequence[Report], previous: Sequen
         previous = [p if p is not None and not previous_problem(r, p) else None for r, p in zip(reports, previous)]
     mx = to_matrices(edition_key, reports)
     b = _Builder(mx, reports)
-    cells = pd.DataFrame(mx.values, columns=mx.ids)
-    b.cells(failures(cell_schema(edition_key), cells))
-    b.statuses(failures(status_schema(edition_key), pd.DataFrame(mx.status, columns=mx.ids)))
+    cell_failures = failed(cell_schema(edition_key), cell_frame(edition_key, mx.values, mx.status), len(mx.ids))
+    b.cells(cell_failures)
+    b.statuses(cell_failures)
     res, found, expected = residuals(mx, [r.cover.get("unit_type", "") for r in reports], previous)
-    b.rules(failures(rule_schema(edition_key), res), found, expected)
+    b.rules(failed(rule_schema(edition_key), rule_frame(edition_key, res), res.shape[1]), found, expected)
+    numbers = recomputed(mx)
     out = []
     for i, rep in enumerate(reports):
         prev = given_prev[i] if given_prev else None
-        f = b.out.get(i, []) + cover_findings(rep, prev) + text_findings(rep, mx.values[i], mx.ids)
+        f = b.out.get(i, []) + cover_findings(rep, prev) + text_findings(rep, dict(zip(mx.ids, numbers[i].tolist())))
         out.append(sort_findings(attach_explanations(f, rep.notes)))
     return out
 
@@ -228,7 +291,8 @@ def validate_reports(reports: Sequence[Report], previous: Sequence[Report | None
 
 
 def validate_report(report: Report, previous: Report | None = None) -> list[Finding]:
+    """Findings for one report (the add-in's single workbook); the same code path as many."""
     return validate_reports([report], [previous] if previous else None)[0]
 
 
-__all__ = ["validate_report", "validate_reports", "validate_group", "to_matrices", "Matrices", "math"]
+__all__ = ["Matrices", "recomputed", "to_matrices", "validate_group", "validate_report", "validate_reports"]

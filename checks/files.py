@@ -13,6 +13,7 @@ from .engine import validate_reports
 from .findings import FileResult, file_error
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".xltx")
+MISSING = "文件或文件夹不存在"
 
 
 def expand(inputs: Iterable[Path]) -> list[Path]:
@@ -31,22 +32,68 @@ def result_for(report: Report, findings: list, path: Path | str) -> FileResult:
     return FileResult(path=str(path), unit=report.unit, year=report.year, edition=report.edition_key, findings=findings)
 
 
+def _read(path: Path) -> Report:
+    """``read_report`` with a plain reason for a path that does not exist (the operating
+    system's own message would be in English)."""
+    if not path.exists():
+        raise ReadError(path, MISSING, "unreadable")
+    return read_report(path)
+
+
+def read_previous(previous: Path) -> list[Report]:
+    """Last year's reports: one file, or every readable report in a folder (last year's inbox).
+
+    A single file that cannot be read raises ``ReadError`` (the user named it, so the command
+    stops); unreadable files inside a folder are skipped — they are last year's problem.
+    """
+    previous = Path(previous)
+    if not previous.is_dir():
+        return [_read(previous)]
+    out = []
+    for p in expand([previous]):
+        try:
+            out.append(read_report(p))
+        except ReadError:
+            continue
+    return out
+
+
+def match_previous(reports: Sequence[Report], previous: Sequence[Report], folder: bool) -> list[Report | None]:
+    """The last-year report each report is compared with.
+
+    A single file is compared with every report given (a report of another unit is then a P0.1
+    finding, never a silent pass). From a folder, each report takes the report of its own unit —
+    by credit code, else by unit name — and a unit new this year simply has none.
+    """
+    if not folder:
+        return [previous[0] if previous else None for _ in reports]
+    by_code = {p.cover.get("credit_code", "").upper(): p for p in previous if p.cover.get("credit_code")}
+    by_name = {p.unit: p for p in previous if p.unit}
+    out: list[Report | None] = []
+    for r in reports:
+        code = r.cover.get("credit_code", "").upper()
+        out.append(by_code.get(code) if code and code in by_code else by_name.get(r.unit))
+    return out
+
+
 def validate_paths(paths: Sequence[Path], previous: Path | None = None) -> tuple[list[FileResult], list[Report | None]]:
-    """Results in input order, and the reports read (None where a file could not be read)."""
+    """Results in input order, and the reports read (None where a file could not be read).
+
+    Raises ``ReadError`` when ``previous`` is a file that cannot be read."""
     reports: list[Report | None] = []
     results: list[FileResult | None] = []
     for p in paths:
         try:
-            reports.append(read_report(p))
+            reports.append(_read(Path(p)))
             results.append(None)
         except ReadError as exc:
             reports.append(None)
             results.append(file_error(p, exc.reason, exc.code))
-    prev_report: Report | None = None
-    if previous is not None:
-        prev_report = read_report(previous)
     ok = [(i, r) for i, r in enumerate(reports) if r is not None]
-    found = validate_reports([r for _, r in ok], [prev_report] * len(ok) if prev_report else None)
+    prev = None
+    if previous is not None:
+        prev = match_previous([r for _, r in ok], read_previous(previous), Path(previous).is_dir())
+    found = validate_reports([r for _, r in ok], prev)
     for (i, r), f in zip(ok, found):
         results[i] = result_for(r, f, paths[i])
     return [r for r in results if r is not None], reports

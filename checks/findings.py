@@ -83,8 +83,13 @@ class FileResult:
         return "发现 " + "、".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "unit": self.unit, "year": self.year, "edition": self.edition,
-                "error": self.error or None, "findings": [f.to_json() for f in self.findings]}
+        """The keys the JSON output promises; ``error`` (the reason in Chinese) only for a file
+        that could not be read."""
+        out: dict[str, Any] = {"path": self.path, "unit": self.unit, "year": self.year, "edition": self.edition,
+                               "findings": [f.to_json() for f in self.findings]}
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 class _Safe(dict[str, Any]):
@@ -115,9 +120,13 @@ def attach_explanations(findings: list[Finding], notes: Iterable[Any]) -> list[F
     for f in findings:
         text = ""
         if f.severity == "soft":
+            # a note names the cell as the finding does (“E29”, “三、依申请公开!E29”, a range) or any
+            # one cell of a grouped finding; a note without a cell covers the rule everywhere
+            own = {f.cell.upper(), *(c.upper() for c in f.cells)}
             for n in notes:
-                cell = n.cell.replace("$", "").upper()
-                if n.rule == f.rule and (not cell or cell in {f.cell.upper(), f.location.upper()} or cell.split("!")[-1] == f.cell.upper()):
+                cell = n.cell.replace("$", "").replace("'", "").replace(" ", "").upper()
+                if n.rule.strip().upper() == f.rule.upper() and (not cell or cell == f.location.upper()
+                                                                  or cell.split("!")[-1] in own):
                     text = n.text
                     break
         out.append(replace(f, explanation=text) if text else f)

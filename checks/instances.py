@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal, Mapping
 
-from workbook.spec import Edition, Rule, cell_id, load_edition, select, sum_instances
+from workbook.spec import Edition, Line, Rule, cell_id, load_edition, select, sum_instances
 
 Op = Literal["eq", "le", "zero_if_type", "implies"]
 
@@ -92,9 +92,37 @@ def instances(edition_key: str) -> tuple[Instance, ...]:
     return tuple(inst for rule in ed.rules for inst in _compile(ed, rule))
 
 
+def _unique_suffix(line: Line, lines: tuple[Line, ...]) -> str:
+    """The shortest tail of a header path that no other line of the block shares.
+
+    Part 四 prints 结果维持 three times (under 行政复议, 未经复议直接起诉, 复议后起诉): a finding
+    that said only “结果维持” would not tell the clerk which one, so it names the group too.
+    """
+    for n in range(1, len(line.path) + 1):
+        tail = line.path[-n:]
+        if sum(1 for other in lines if other.path[-n:] == tail) == 1:
+            break
+    else:
+        tail = line.path
+    return " · ".join((*tail[:-1], line.header)) if tail else line.header
+
+
+@cache
+def display_labels(edition_key: str, cid: str) -> tuple[str, str]:
+    """(row, column) of a cell as a finding names them: the printed labels, qualified where the
+    printed label alone is ambiguous or meaningless (“3.其他” under （六）其他处理, the three
+    “结果维持” of Part 四). Part 四's single row has no label (empty string)."""
+    ed = load_edition(edition_key)
+    c = ed.cell(cid)
+    block = ed.table(c.table).block(c.block)
+    row = block.row(c.row)
+    row_label = row.label if len(row.path) < 3 else f"{row.path[-2]} {row.label}"
+    return row_label, _unique_suffix(block.column(c.col), block.columns)
+
+
 def row_col(ed: Edition, cid: str) -> tuple[str, str]:
-    """The printed (row, column) labels of a cell; Part 四's single row has no label."""
-    return ed.labels(cid)
+    """The (row, column) labels a finding uses for a cell of ``ed``."""
+    return display_labels(ed.key, cid)
 
 
-__all__ = ["Instance", "instances", "row_col", "select"]
+__all__ = ["Instance", "display_labels", "instances", "row_col", "select"]

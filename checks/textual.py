@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Sequence
-
-import numpy as np
+from typing import Any, Mapping
 
 from workbook.codes import credit_code_problem, region_code_ok
 from workbook.layout import a1, layout_for
@@ -97,7 +95,9 @@ def _text_finding(rep: Report, rule: Rule, key: str, found: str, expected: str, 
     return Finding(rule.id, rule.severity, sheet, cell, label, "", found, expected, msg, cells=(cell,))
 
 
-def text_findings(rep: Report, values: np.ndarray | None = None, ids: Sequence[str] | None = None) -> list[Finding]:
+def text_findings(rep: Report, numbers: Mapping[str, float] | None = None) -> list[Finding]:
+    """Findings on the text parts. ``numbers`` are the report's numbers with recomputed totals
+    (the engine passes them, computed for all reports at once); by default ``with_totals()``."""
     ed = rep.edition
     out: list[Finding] = []
     for rule in ed.rules_of("text_substance"):
@@ -111,7 +111,8 @@ def text_findings(rep: Report, values: np.ndarray | None = None, ids: Sequence[s
             why = f"只有 {len(text)} 个字"
         if why:
             out.append(_text_finding(rep, rule, rule.get("text"), text or "（空白）", "", why=why))
-    numbers = rep.with_totals() if (ed.rules_of("fee_statement") or ed.rules_of("text_numbers")) else {}
+    if numbers is None:
+        numbers = rep.with_totals() if (ed.rules_of("fee_statement") or ed.rules_of("text_numbers")) else {}
     for rule in ed.rules_of("fee_statement"):
         amount = numbers.get(cell_id(rule.get("table"), rule.get("block"), rule.get("row"), rule.get("column")), 0.0)
         text = rep.texts.get(rule.get("text"), "")

@@ -114,7 +114,7 @@ def _kind_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
         c = (cell.id,)
         out.append(LiveCheck(
             rule, cell.id, c,
-            lambda r, c=c, cond=cond: f"AND(ISNUMBER({r(c)}),{cond.format(x=r(c))})",
+            lambda r, c=c, cond=cond: f"IF(ISNUMBER({r(c)}),{cond.format(x=r(c))},FALSE)",
             lambda v, c=c, test=test: test(v.get(c[0], 0.0)),
         ))
     return out

@@ -116,3 +116,24 @@ def expand(rows: list[list[SpanCell]], where: list[str], table_where: str) -> Ta
             cells.append(TCell(cell.text, cell.where, c0, cell.colspan, r0 == r))
         out.append(TRow(tuple(cells), where[r] if r < len(where) else table_where))
     return Table(out, True, table_where)
+
+
+@dataclass(frozen=True)
+class Note:
+    """One line of the import log: something normalised (``problem`` False) or left out (True).
+
+    ``kind`` is a stable slug (title, edition, label, value, blank, header, unplaced, ambiguous,
+    count, missing, image, conflict, ignored); ``found`` is the published text, ``detail`` says in
+    Chinese what was done or why it was not placed; ``cell`` is the cell id when there is one.
+    """
+
+    kind: str
+    where: str
+    found: str
+    detail: str
+    cell: str = ""
+    problem: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "where": self.where, "found": self.found, "detail": self.detail,
+                "cell": self.cell or None, "problem": self.problem}

@@ -134,7 +134,7 @@ def is_blank(text: str) -> bool:
 
 def is_value(text: str) -> bool:
     """Whether a cell holds a number, a blank or a placeholder (anything ``parse_number`` reads)."""
-    return parse_number(text).status != Status.INVALID
+    return parse_number(text, money=True).status != Status.INVALID
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,8 @@ class Stored:
 def cell_value(text: str, money: bool, header_unit: str | None = None) -> Stored:
     """Turn one published cell into the value to store (see ``Stored``)."""
     t = _SPACES.sub("", text)
-    if not t:
-        return Stored(None, Status.BLANK, "空白，按 0 计")
+    if not t:  # a space (any kind) or nothing, as the seed's transcription writes blanks
+        return Stored(" " if text else None, Status.BLANK, "空白，按 0 计")
     if _PLAIN.fullmatch(t):
         number: float | int = float(t) if "." in t else int(t)
         if money and header_unit == "元":
