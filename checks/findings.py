@@ -79,7 +79,8 @@ class FileResult:
         if self.hard:
             parts.append(f"{len(self.hard)} 处错误")
         if self.soft:
-            parts.append(f"{len(self.soft)} 处提示" + (f"（{len(self.soft) - len(open_soft)} 处已说明）" if len(open_soft) < len(self.soft) else ""))
+            explained = len(self.soft) - len(open_soft)
+            parts.append(f"{len(self.soft)} 处提示" + (f"（{explained} 处已说明）" if explained else ""))
         return "发现 " + "、".join(parts)
 
     def to_json(self) -> dict[str, Any]:

@@ -66,7 +66,9 @@ def _compile(ed: Edition, rule: Rule) -> list[Instance]:
                 out.append(_mk(rule, i, left, "le", (left,), {right: 1.0}))
                 i += 1
     elif kind == "carry":
-        for i, col in enumerate(block.columns):
+        # input columns only: a 总计 that differs only repeats the differing columns it sums
+        columns = [col for col in block.columns if ed.cell(cell_id(t, b, rule.get("row"), col.key)).role == "input"]
+        for i, col in enumerate(columns):
             this = cell_id(t, b, rule.get("row"), col.key)
             out.append(_mk(rule, i, this, "eq", (this,), {}, {cell_id(t, b, rule.get("previous_row"), col.key): 1.0}))
     elif kind == "stock":

@@ -41,8 +41,11 @@ def soffice() -> str:
     raise OfficeMissing(INSTALL_HINT)
 
 
-def convert(src: Path, to: str, outdir: Path, timeout: float = 180) -> Converted:
-    """Convert ``src`` with LibreOffice (``to``: "xlsx", "pdf", …) into ``outdir``, recalculating."""
+def convert_many(sources: list[Path], to: str, outdir: Path, timeout: float = 300) -> list[Path]:
+    """Convert several files in ONE LibreOffice run (start-up is most of the cost), recalculating.
+
+    Outputs are named like their sources with the new suffix, in ``outdir``.
+    """
     exe = soffice()
     outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nianbao-lo-") as profile:
@@ -52,13 +55,20 @@ def convert(src: Path, to: str, outdir: Path, timeout: float = 180) -> Converted
         env = {**os.environ, "HOME": profile}
         proc = subprocess.run(
             [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore", "--nolockcheck",
-             "--convert-to", to, "--outdir", str(outdir), str(src)],
+             "--convert-to", to, "--outdir", str(outdir), *map(str, sources)],
             capture_output=True, text=True, timeout=timeout, env=env,
         )
-    out = outdir / (src.stem + "." + to.split(":")[0])
-    if proc.returncode != 0 or not out.exists():
-        raise RuntimeError(f"LibreOffice 转换失败（{src.name} → {to}）：{proc.stderr.strip() or proc.stdout.strip()}")
-    return Converted(out, proc.stdout)
+    outs = [outdir / (src.stem + "." + to.split(":")[0]) for src in sources]
+    missing = [o.name for o in outs if not o.exists()]
+    if proc.returncode != 0 or missing:
+        raise RuntimeError(f"LibreOffice 转换失败（→ {to}，未生成：{'、'.join(missing) or '无'}）：{proc.stderr.strip() or proc.stdout.strip()}")
+    return outs
+
+
+def convert(src: Path, to: str, outdir: Path, timeout: float = 180) -> Converted:
+    """Convert ``src`` with LibreOffice (``to``: "xlsx", "pdf", …) into ``outdir``, recalculating."""
+    out = convert_many([src], to, outdir, timeout)[0]
+    return Converted(out, "")
 
 
 def recalculate(src: Path, outdir: Path) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from workbook.values import Status, parse_number
@@ -37,7 +38,7 @@ _PAIRS = """
 藝艺 築筑 簽签 籌筹 覺觉 親亲 觀观 訂订 記记 討讨 訓训 託托 診诊 詞词 試试 詳详 誠诚 誤误 課课
 談谈 諮咨 謀谋 講讲 謝谢 識识 護护 貨货 貢贡 貫贯 貸贷 貼贴 賠赔 賣卖 賽赛 贈赠 跡迹 軌轨 軟软
 較较 載载 輔辅 輕轻 輛辆 輪轮 轄辖 遷迁 遺遗 針针 錢钱 鋼钢 錯错 閉闭 閣阁 陣阵 陸陆 隊队 階阶
-隨随 隱隐 雙双 離离 難难 靈灵 靜静 順顺 須须 預预 頭头 顏颜 願愿 顧顾 顯显 風风 飛飞 養养 
+隨随 隱隐 雙双 離离 難难 靈灵 靜静 順顺 須须 預预 頭头 顏颜 願愿 顧顾 顯显 風风 飛飞 養养
 馬马 駐驻 鹽盐 齡龄 廠厂 礎础 幣币 億亿
 """
 T2S: dict[int, str] = {ord(p[0]): p[1] for p in _PAIRS.split() if p[0] != p[1]}
@@ -111,6 +112,7 @@ def loose(rest: str) -> str:
     return _LOOSE.sub("", rest)
 
 
+@lru_cache(maxsize=8192)
 def label_variants(text: str) -> tuple[str, str, str, str]:
     """Keys from strict to loose: numbered full label, numbered core, unnumbered, unnumbered core."""
     n, rest = split_numbering(text)
@@ -132,9 +134,18 @@ def is_blank(text: str) -> bool:
     return not _SPACES.sub("", text)
 
 
+# Cells that are certainly meant as a number or a placeholder although ``parse_number`` cannot
+# read them (“－”, “／”, “−8”, “12（件）”): they keep the row's shape and are stored as written,
+# so the checks report them instead of the import misreading them as labels.
+_NUMBER_LIKE = re.compile(r"[-－—–―−/／\\＼×]+|[-+－＋−]?[0-9０-９][0-9０-９.,，．]*\s*[（(]?\s*(?:件|个|项|次|宗|元|万元)?\s*[)）]?")
+
+
 def is_value(text: str) -> bool:
-    """Whether a cell holds a number, a blank or a placeholder (anything ``parse_number`` reads)."""
-    return parse_number(text, money=True).status != Status.INVALID
+    """Whether a cell holds a number, a blank or a placeholder (anything ``parse_number`` reads,
+    or writes that are plainly meant as one)."""
+    if parse_number(text, money=True).status != Status.INVALID:
+        return True
+    return bool(_NUMBER_LIKE.fullmatch(_SPACES.sub("", text)))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""Every printed label of an edition, folded into lookup keys, generated from the spec.
+
+A published cell's text is looked up here to learn what it is: a row label (or a group above
+rows, like “（三）不予公开”), a column header (or a header group, like “法人或其他组织”), a Part 二
+block title, or a table's corner. No label list is written here — the index is built from
+``workbook.spec`` — so a wording fixed in the spec is recognised in published reports at once.
+The labels that only one edition prints tell the edition apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from typing import Iterable
+
+from workbook.spec import EDITIONS, Edition, load_edition
+
+from .normalise import LEVEL_WORDS, fold, label_variants, simplify, split_numbering
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a label can be. ``key`` is the row or column key (for a leaf) or the block key."""
+
+    role: str  # row | group | column | colgroup | block | corner
+    table: str
+    block: str
+    key: str
+    label: str
+    depth: int
+
+    @property
+    def is_header(self) -> bool:
+        return self.role in ("column", "colgroup", "corner")
+
+    @property
+    def is_row(self) -> bool:
+        return self.role in ("row", "group")
+
+
+class LabelIndex:
+    """Four dictionaries (strict → loose, see ``normalise.label_variants``) from key to targets."""
+
+    def __init__(self, edition: Edition) -> None:
+        self.edition = edition
+        self.levels: list[dict[str, list[Target]]] = [defaultdict(list) for _ in LEVEL_WORDS]
+        for target, texts in _targets(edition):
+            for text in texts:
+                for level, key in enumerate(label_variants(text)):
+                    bucket = self.levels[level][key]
+                    if target not in bucket:
+                        bucket.append(target)
+
+    def lookup(self, text: str) -> tuple[list[Target], int]:
+        """(targets, level) for the strictest level that knows ``text``; ([], -1) when none does."""
+        if not text.strip():
+            return [], -1
+        for level, key in enumerate(label_variants(text)):
+            found = self.levels[level].get(key)
+            if found:
+                return list(found), level
+        return [], -1
+
+
+def _targets(ed: Edition) -> Iterable[tuple[Target, tuple[str, ...]]]:
+    for table in ed.tables:
+        if table.corner:
+            yield Target("corner", table.key, "", "", table.corner, 0), (table.corner,)
+        for block in table.blocks:
+            if block.title:
+                yield Target("block", table.key, block.key, block.key, block.title, 0), (block.title,)
+            for row in block.rows:
+                for depth, label in enumerate(row.path):
+                    leaf = depth == len(row.path) - 1
+                    yield (Target("row" if leaf else "group", table.key, block.key, row.key if leaf else "", label, depth),
+                           (label,))
+            for col in block.columns:
+                for depth, label in enumerate(col.path):
+                    leaf = depth == len(col.path) - 1
+                    texts = (label, col.header) if leaf and col.header != label else (label,)
+                    yield (Target("column" if leaf else "colgroup", table.key, block.key, col.key if leaf else "", label, depth),
+                           texts)
+
+
+@cache
+def index_for(edition_key: str) -> LabelIndex:
+    return LabelIndex(load_edition(edition_key))
+
+
+@cache
+def distinctive(edition_key: str) -> frozenset[str]:
+    """Strict keys of the labels only this edition prints (e.g. 2021 “本年制发件数”, 2019 “政府集中采购”)."""
+    mine = _strict_keys(edition_key)
+    others = set().union(*(_strict_keys(k) for k in EDITIONS if k != edition_key))
+    return frozenset(mine - others)
+
+
+def _strict_keys(edition_key: str) -> set[str]:
+    index = index_for(edition_key)
+    return set(index.levels[0]) | set(index.levels[1])
+
+
+def edition_votes(texts: Iterable[str]) -> dict[str, list[str]]:
+    """For each edition, the published labels that only it prints (in order of appearance)."""
+    votes: dict[str, list[str]] = {k: [] for k in EDITIONS}
+    for text in texts:
+        if not text.strip() or len(text) > 80:
+            continue
+        strict = label_variants(text)[:2]
+        for key in EDITIONS:
+            if any(s in distinctive(key) for s in strict):
+                votes[key].append(" ".join(text.split()))
+    return votes
+
+
+def describe(found: str, spec_label: str, level: int) -> str:
+    """What had to be normalised for ``found`` to be read as ``spec_label`` (Chinese, for the log)."""
+    reasons: list[str] = []
+    squeezed = "".join(found.split())
+    if squeezed != found.strip() or "\n" in found:
+        reasons.append("空格或换行")
+    if simplify(found) != found:
+        reasons.append("繁体字")
+    if any(ch in found for ch in "()（）"):
+        if ("(" in found or ")" in found) != ("(" in spec_label or ")" in spec_label):
+            reasons.append("半角/全角括号")
+    if ("、" in found) != ("、" in spec_label) or ("，" in found) != ("，" in spec_label):
+        reasons.append("“、”与“，”")
+    if any(q in found for q in "\"'「」『』") or (("“" in spec_label) and "“" not in found):
+        reasons.append("引号")
+    n_found, _ = split_numbering(found)
+    if level < 2 and n_found is not None and fold(found)[:3] != fold(spec_label)[:3]:
+        reasons.append("序号写法")
+    if LEVEL_WORDS[level]:
+        reasons.append(LEVEL_WORDS[level])
+    if not reasons and fold(found) != fold(spec_label):
+        reasons.append("全角/半角字符")
+    return "、".join(dict.fromkeys(reasons)) or "写法略有不同"
+
+
+__all__ = ["LabelIndex", "Target", "describe", "distinctive", "edition_votes", "index_for"]
