@@ -12,11 +12,8 @@ text, while the Python checks read “５” as 5 and report the normalisation (
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import openpyxl

@@ -249,7 +249,6 @@ def block_rectangles(lay: Layout, tl: TableLayout) -> list[tuple[str, int, int, 
         rows.setdefault(r, []).append((c, ed.cell(cid).role))
     rects: list[tuple[str, int, int, int, int]] = []
     open_: dict[tuple[str, int, int], int] = {}
-    prev_runs: set[tuple[str, int, int]] = set()
     last_r = None
     for r in sorted(rows):
         runs: list[tuple[str, int, int]] = []
@@ -266,7 +265,7 @@ def block_rectangles(lay: Layout, tl: TableLayout) -> list[tuple[str, int, int, 
         for run in runs:
             if run not in open_:
                 open_[run] = r
-        prev_runs, last_r = cur, r
+        last_r = r
     for run, start in open_.items():
         rects.append((run[0], start, run[1], last_r, run[2]))  # type: ignore[arg-type]
     return sorted(rects, key=lambda x: (x[1], x[2]))
