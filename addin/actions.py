@@ -218,6 +218,8 @@ def _write(ctx: _Ctx, formulas: bool = False) -> None:
             if not isinstance(cell, MergedCell):
                 formula = formulas and isinstance(value, str) and value.startswith("=")
                 cell.value = value if formula else _excel_input(value, cell)
+                if not formula and isinstance(value, str) and value.startswith("'"):
+                    cell.data_type = "s"  # an apostrophe keeps text, even text starting with "="
 
 
 def _argb(hex_color: str) -> str:

@@ -40,7 +40,7 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d.pop("cells")
+        d.pop("cells")  # the JSON keeps to the documented keys; ``location``/``cells`` are for marks
         return d
 
 

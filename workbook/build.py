@@ -72,6 +72,17 @@ def legacy_password_hash(password: str) -> str:
     return f"{h:X}"
 
 
+FILL_HARD = "#FFC7CE"
+FILL_SOFT = "#FFEB9C"
+FILL_DERIVED = "#EDEDED"
+FONT_HARD = "#9C0006"
+FONT_SOFT = "#9C5700"
+# Formatting and notes (objects) stay allowed on protected sheets, so that marks and notes can be
+# applied by the add-in without unprotecting anything.
+PROTECTION_OPTIONS = {"format_cells": True, "format_columns": True, "format_rows": True, "objects": True,
+                      "select_locked_cells": True, "select_unlocked_cells": True}
+
+
 class _Formats:
     """The handful of cell styles the report uses, created once per workbook."""
 
@@ -85,20 +96,19 @@ class _Formats:
             kind: wb.add_format({**base, "locked": False, "align": "right", "num_format": "0" if kind != "money" else "0.0000"})
             for kind in KIND_LABELS
         }
-        self.derived = wb.add_format({**base, "align": "right", "num_format": "0", "bg_color": "#EDEDED"})
-        self.derived_money = wb.add_format({**base, "align": "right", "num_format": "0.0000", "bg_color": "#EDEDED"})
+        self.derived = wb.add_format({**base, "align": "right", "num_format": "0", "bg_color": FILL_DERIVED})
+        self.derived_money = wb.add_format({**base, "align": "right", "num_format": "0.0000", "bg_color": FILL_DERIVED})
         self.text_in = wb.add_format({**base, "locked": False, "text_wrap": True, "valign": "top"})
         self.field_in = wb.add_format({**base, "locked": False})
         self.note = wb.add_format({"font_size": 10, "text_wrap": True, "valign": "top"})
         self.bold = wb.add_format({"bold": True})
-        self.red = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        self.yellow = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+        self.red = wb.add_format({"bg_color": FILL_HARD, "font_color": FONT_HARD})
+        self.yellow = wb.add_format({"bg_color": FILL_SOFT, "font_color": FONT_SOFT})
 
 
 def _protect(ws: Worksheet, opts: BuildOptions) -> None:
     if opts.protect:
-        ws.protect(opts.password, {"format_cells": True, "format_columns": True, "format_rows": True,
-                                   "select_locked_cells": True, "select_unlocked_cells": True})
+        ws.protect(opts.password, dict(PROTECTION_OPTIONS))
 
 
 def _print_setup(ws: Worksheet, tl: TableLayout | None, last_row: int, last_col: int) -> None:

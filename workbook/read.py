@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from python_calamine import CalamineWorkbook
 
-from .layout import META_SHEET, NOTES_ROWS, NOTES_SHEET, layout_for
+from .layout import META_SHEET, NOTES_ROWS, NOTES_SHEET, TEMPLATE_VERSION, layout_for
 from .report import Explanation, Member, Report
 from .spec import EDITIONS, load_edition
 from .values import clean_text
@@ -183,6 +183,9 @@ def report_from_grids(wb: GridSource, path: Path, sha: str = "") -> Report:
     edition_key = (meta.get("edition") or [None])[0] or _guess_edition(wb)
     if edition_key not in EDITIONS:
         raise ReadError(path, "不是政府信息公开年报模板（找不到表格版本标记，表格标签也对不上）。请使用下发的模板填报", "not_template")
+    version = (meta.get("template_version") or [""])[0]
+    if version.isdigit() and int(version) > int(TEMPLATE_VERSION):
+        raise ReadError(path, f"工作簿由较新版本的模板（第 {version} 版）生成，请升级本工具后再读取", "newer_template")
     lay = layout_for(edition_key)
     ed = lay.edition
     sheets = _find_sheets(wb, edition_key, path)

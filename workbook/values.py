@@ -59,12 +59,15 @@ def parse_number(raw: Any, money: bool = False) -> Parsed:
     text = _SPACES.sub("", raw)
     if not text:
         return _OK_ZERO
-    if text in PLACEHOLDERS:
+    # full-width forms (“１２”, “－”, “／”) and the Unicode minus are read as their plain forms first,
+    # so that “－” is a placeholder and “−8” a signed number, as a person means them
+    narrow = unicodedata.normalize("NFKC", text).replace("\u2212", "-")
+    if text in PLACEHOLDERS or narrow in PLACEHOLDERS:
         return Parsed(0.0, Status.PLACEHOLDER, f"占位符“{text}”")
     hows: list[str] = []
-    narrow = unicodedata.normalize("NFKC", text)
     if narrow != text:
         hows.append("全角字符")
+    narrow = re.sub(r"\((件|个|项|次|宗|万元|元)\)$", r"\1", narrow)
     narrow = narrow.replace("，", ",").replace("。", ".")
     if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?(万元|元|件)?", narrow):
         narrow = narrow.replace(",", "")

@@ -1,0 +1,252 @@
+"""The add-in core on xlwings' real remote engine, in process: what each click emits for each
+client, and how it fails. Why: the server only wraps these functions; here every branch (not a
+template, internal error, stored totals, blanks, two books at once) is cheap to reach.
+The server-level tests (real HTTP, CLI comparison, files read back) are in test_addin_server.py."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # government use: PolyForm Noncommercial
+
+import xlwings as xw
+
+from addin import desktop, xlcore
+from addin.actions import apply_actions, unsupported_actions
+from addin.payload import build_payload
+from workbook import build
+from workbook.build import write_report, write_template
+from workbook.layout import layout_for
+from workbook.samples import county_units, fake_report
+
+CLIENTS = ["VBA", "Office.js"]
+SEED = Path(__file__).resolve().parents[1] / "samples" / "宁海县交通运输局2020年政府信息公开工作年度报告.xlsx"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("core")
+    unit = county_units(2026)[2]
+    messy = fake_report(unit, 2026, 11, frozenset({"imbalance", "blanks", "placeholder"}))
+    clean = fake_report(unit, 2026, 11, frozenset())
+    plain = openpyxl.Workbook()
+    plain.active["A1"] = "不是年报"
+    plain.save(root / "plain.xlsx")
+    return {"messy": write_report(messy, root / "messy.xlsx"), "clean": write_report(clean, root / "clean.xlsx"),
+            "plain": root / "plain.xlsx", "seed": SEED}
+
+
+@functools.cache
+def _payload(path: Path, client: str) -> dict[str, Any]:
+    return build_payload(path, client)
+
+
+def book_for(path: Path, client: str) -> xw.Book:
+    """A remote book as the client would post it (payloads built once per file and client)."""
+    return xw.Book(json=copy.deepcopy(_payload(path, client)))
+
+
+def actions_of(book: xw.Book) -> list[dict[str, Any]]:
+    return book.json()["actions"]
+
+
+def alerts(actions: list[dict[str, Any]]) -> list[list[Any]]:
+    return [a["args"] for a in actions if a["func"] == "alert"]
+
+
+def test_marks_are_the_template_live_check_colours(tmp_path: Path) -> None:
+    """Read the template back: its live checks (conditional formats) use exactly the two fills
+    the add-in marks with, and its derived cells carry the fill 清除标记 restores."""
+    path = write_template(tmp_path / "t.xlsx", "2021", 2026)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["三、依申请公开"]
+    cf_fills = {rule.dxf.fill.bgColor.rgb[-6:] for sheet in wb.worksheets for cf in sheet.conditional_formatting
+                for rule in cf.rules if rule.dxf is not None and rule.dxf.fill is not None}
+    fills = xlcore.template_fills()
+    assert {fills.hard[1:], fills.soft[1:]} == cf_fills
+    r, c = layout_for("2021").pos("part3.main.total.total")
+    assert ws.cell(r + 1, c + 1).fill.fgColor.rgb[-6:] == fills.derived[1:]
+    assert len({fills.hard, fills.soft, fills.derived}) == 3
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("click", ["validate", "fill_totals", "fill_zeros", "clear_marks"])
+def test_every_action_is_one_the_client_runs(files: dict[str, Path], client: str, click: str) -> None:
+    for name in ("messy", "seed"):
+        book = book_for(files[name], client)
+        getattr(xlcore, click)(book)
+        actions = actions_of(book)
+        assert unsupported_actions(actions, client) == [], (name, click)
+        assert len(alerts(actions)) == 1
+        if client == "VBA":  # the VBA colour handler cannot take None
+            assert all(a["args"] != [None] for a in actions if a["func"] == "setRangeColor")
+
+
+def test_office_js_gets_the_extras_and_vba_degrades(files: dict[str, Path]) -> None:
+    office, vba = book_for(files["messy"], "Office.js"), book_for(files["messy"], "VBA")
+    xlcore.validate(office)
+    xlcore.validate(vba)
+    o_funcs = {a["func"] for a in actions_of(office)}
+    v_funcs = {a["func"] for a in actions_of(vba)}
+    assert "runMacro" in o_funcs and "addHyperlink" not in o_funcs
+    assert "addHyperlink" in v_funcs and not {"addNote", "runMacro"} & v_funcs
+    # notes only where the template's protection lets users edit objects (Excel refuses them otherwise)
+    from workbook import build
+    assert ("addNote" in o_funcs) == bool(build.PROTECTION_OPTIONS.get("objects"))
+    o_colours = {a["args"][0] for a in actions_of(office) if a["func"] == "setRangeColor"}
+    v_colours = {a["args"][0] for a in actions_of(vba) if a["func"] == "setRangeColor"}
+    assert None in o_colours and None not in v_colours and xlcore.WHITE in v_colours
+
+
+def test_notes_when_the_template_lets_users_edit_objects(files: dict[str, Path], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Office.js puts each finding's messages in a note on its cell, and 清除标记 takes them away;
+    only for templates whose protection allows notes (the builder's PROTECTION_OPTIONS)."""
+    monkeypatch.setattr(build, "PROTECTION_OPTIONS", {"objects": True}, raising=False)
+    book = book_for(files["messy"], "Office.js")
+    outcome = xlcore.validate(book)
+    out = tmp_path / "notes.xlsx"
+    apply_actions(files["messy"], actions_of(book), out, client="Office.js")
+    assert outcome.result is not None
+    ws = openpyxl.load_workbook(out)["三、依申请公开"]
+    first = next(f for f in outcome.result.findings if f.sheet == ws.title)
+    assert first.message in ws[first.cells[0]].comment.text
+    noted = {c.coordinate for row in ws.iter_rows() for c in row if c.comment is not None}
+    assert noted == {f.cells[0] for f in outcome.result.findings if f.sheet == ws.title}
+    payload = build_payload(files["messy"], "Office.js")  # as Excel posts it once the notes are there
+    next(s for s in payload["sheets"] if s["name"] == ws.title)["notes"] = [{"address": c} for c in sorted(noted)]
+    cleared = xw.Book(json=payload)
+    xlcore.clear_marks(cleared)
+    assert sum(a["func"] == "deleteNote" for a in actions_of(cleared)) == len(noted)
+    monkeypatch.setattr(build, "PROTECTION_OPTIONS", {"objects": False}, raising=False)
+    other = book_for(files["messy"], "Office.js")
+    xlcore.validate(other)
+    assert not any(a["func"] == "addNote" for a in actions_of(other))
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("click", ["validate", "fill_totals", "clear_marks"])
+def test_a_workbook_that_is_not_the_template_gets_a_chinese_alert(files: dict[str, Path], client: str,
+                                                                   click: str) -> None:
+    book = book_for(files["plain"], client)
+    outcome = getattr(xlcore, click)(book)
+    actions = actions_of(book)
+    assert [a["func"] for a in actions] == ["alert"]
+    assert "不是政府信息公开工作年度报告模板" in actions[0]["args"][0]
+    assert "plain.xlsx" in outcome.message and "Traceback" not in outcome.message
+
+
+def test_an_internal_failure_is_an_alert_not_a_traceback(files: dict[str, Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(xlcore, "_results", broken)  # fails after the marks were queued
+    book = book_for(files["messy"], "VBA")
+    xlcore.validate(book)
+    actions = actions_of(book)
+    assert [a["func"] for a in actions] == ["alert"]
+    assert "内部错误" in actions[0]["args"][0] and "未做任何改动" in actions[0]["args"][0]
+    assert "boom" not in actions[0]["args"][0]
+
+
+def test_each_answer_goes_to_its_own_book(files: dict[str, Path]) -> None:
+    """Two books open in one process, as on a busy server: xlwings' app-level alert lands in the
+    book opened last; ours stays with the book it is about."""
+    first, second = book_for(files["messy"], "VBA"), book_for(files["seed"], "VBA")
+    first.app.alert("to first")
+    assert [a[0] for a in alerts(actions_of(second))] == ["to first"], "xlwings fixed? drop xlcore._app_action"
+    actions_of(second).clear()
+    xlcore.validate(first)
+    assert len(alerts(actions_of(first))) == 1 and "青禾县教育局" in alerts(actions_of(first))[0][0]
+    assert actions_of(second) == []
+
+
+def test_fill_totals_explains_stored_totals_and_never_writes_locked_cells(files: dict[str, Path]) -> None:
+    book = book_for(files["seed"], "Office.js")
+    outcome = xlcore.fill_totals(book)
+    assert "三、依申请公开!E27（现为 1，应为 0）" in outcome.message
+    assert "四、复议诉讼!O6" in outcome.message and "锁定" in outcome.message and "新模板" in outcome.message
+    (prompt, _title, buttons, _mode, callback), = alerts(actions_of(book))
+    assert buttons == "yes_no" and callback == xlcore.ASK_FILL_ZEROS and "是否" in prompt
+    assert [a["func"] for a in actions_of(book)] == ["alert"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_fill_zeros_writes_0_into_exactly_the_blank_unlocked_cells(files: dict[str, Path], tmp_path: Path,
+                                                                   client: str) -> None:
+    path = files["seed"]
+    book = book_for(path, client)
+    outcome = xlcore.fill_zeros(book)
+    out = tmp_path / "zeros.xlsx"
+    apply_actions(path, actions_of(book), out, client=client)
+    before, after = openpyxl.load_workbook(path), openpyxl.load_workbook(out)
+    changed = []
+    for ws in before.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                old, new = _blank_none(cell.value), _blank_none(after[ws.title][cell.coordinate].value)
+                if new != old:
+                    changed.append((ws.title, cell.coordinate, old, new, cell.protection.locked, ws.protection.sheet))
+    assert len(changed) == outcome.filled > 0
+    assert all(old is None and new == 0 and not locked and protected for _, _, old, new, locked, protected in changed)
+
+
+def _blank_none(value: Any) -> Any:
+    """A blank as readers see it: None, "" and spaces alike (the seed has cells holding a space)."""
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+def test_fill_totals_on_a_complete_template_changes_nothing(files: dict[str, Path]) -> None:
+    book = book_for(files["clean"], "VBA")
+    outcome = xlcore.fill_totals(book)
+    assert "无需改动" in outcome.message and outcome.bad_totals == [] and outcome.filled == 0
+    assert [a["func"] for a in actions_of(book)] == ["alert"]
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
+    unit = county_units(2026)[1]
+    report = fake_report(unit, 2026, 3, frozenset())
+    report.cover["credit_code"] = "=1+1"
+    path = write_report(report, tmp_path / "f.xlsx")
+    book = book_for(path, "VBA")
+    xlcore.validate(book)
+    written = [v for a in actions_of(book) if a["func"] == "setValues" for row in a["values"] for v in row]
+    assert "'=1+1" in written and "=1+1" not in written
+    out = tmp_path / "out.xlsx"
+    apply_actions(path, actions_of(book), out, client="VBA")
+    ws = openpyxl.load_workbook(out)["校验结果"]
+    typed = [c for row in ws.iter_rows(min_row=2) for c in row if c.value == "=1+1"]
+    assert typed and all(c.quotePrefix for c in typed)  # Excel keeps it as text
+
+
+def test_rectangles_cover_each_cell_once() -> None:
+    rng = random.Random(4)
+    for _ in range(200):
+        cells = {(rng.randrange(8), rng.randrange(6)): rng.choice("ab") for _ in range(rng.randrange(1, 30))}
+        rects = xlcore._rectangles({k: (k[1], v) for k, v in cells.items()})
+        covered: dict[tuple[int, int], str] = {}
+        for r0, c0, r1, c1, value in rects:
+            for r in range(r0, r1 + 1):
+                for c in range(c0, c1 + 1):
+                    assert (r, c) not in covered
+                    covered[(r, c)] = value
+        assert covered == cells
+
+
+def test_desktop_door_hands_the_calling_book_to_the_core(files: dict[str, Path],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Excel, ``xw.Book.caller()`` cannot run; give it a remote book to prove the wiring."""
+    book = book_for(files["messy"], "VBA")
+    monkeypatch.setattr(xw.Book, "caller", classmethod(lambda cls: book))
+    outcome = desktop.validate()
+    assert outcome.result is not None and outcome.result.hard
+    assert any(a["func"] == "addHyperlink" for a in actions_of(book))
