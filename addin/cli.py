@@ -6,7 +6,6 @@ Exit codes: 0 all good · 1 the reports have hard findings (or inputs were left 
 
 from __future__ import annotations
 
-import errno
 import sys
 from pathlib import Path
 from typing import Optional
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from workbook.errors import os_error_text
 from workbook.build import DEFAULT_PASSWORD, BuildOptions, write_template
 from workbook.read import ReadError, read_report
 from workbook.spec import CURRENT_EDITION, EDITIONS, edition_for_year, load_edition
@@ -24,17 +24,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="政府信息公开工作年度报告工具：模板、校验、汇总、导出。")
 console = Console()
 err = Console(stderr=True)
-
-
-_ERRNO_TEXT = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有访问权限", errno.EPERM: "没有访问权限",
-               errno.ENOSPC: "磁盘空间不足", errno.EISDIR: "这是文件夹，不是文件", errno.ENOTDIR: "路径中有一部分不是文件夹",
-               errno.EROFS: "磁盘为只读"}
-
-
-def os_error_text(exc: OSError) -> str:
-    """An operating-system error in Chinese, naming the file."""
-    what = _ERRNO_TEXT.get(exc.errno or -1, exc.strerror or str(exc))
-    return f"{what}：{exc.filename}" if exc.filename else what
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -175,9 +175,11 @@ def test_label_folding() -> None:
     assert fold("1．2678") == "1.2678"
 
 
-def test_writings_parse_number_cannot_read_keep_the_row_and_are_reported(tmp_path: Path) -> None:
-    """A full-width dash “－” or a Unicode minus is meant as a value: the row keeps its shape, the
-    cell is stored as written and flagged — never read as a label, never guessed as 0."""
+def test_full_width_placeholders_keep_the_row_and_are_reported(tmp_path: Path) -> None:
+    """A full-width dash “－” or slash “／” is a placeholder like “-”: the row keeps its shape, the
+    cell is stored as written and reported (R0.3) — never read as a label, never silently 0."""
+    from workbook.values import Status
+
     pub = sample(seed=18)
     want = numbers(pub)
     pub.cells["part3.main.withheld_law.legal"] = "－"
@@ -186,10 +188,9 @@ def test_writings_parse_number_cannot_read_keep_the_row_and_are_reported(tmp_pat
     assert imported.problems == []
     rep = imported.report
     assert rep.raw["part3.main.withheld_law.legal"] == "－"
-    notes = {n.cell: n.detail for n in imported.notes if n.kind == "value"}
-    assert "无法识别" in notes["part3.main.withheld_law.legal"]
-    bad = {(f.rule, f.row, f.column) for f in validate_report(rep) if f.rule == "R3.4"}
-    assert ("R3.4", "2.其他法律行政法规禁止公开", "法律服务机构") in {(r, row.split(" ")[-1], c) for r, row, c in bad}
+    assert rep.statuses["part3.main.withheld_law.legal"] == Status.PLACEHOLDER
+    flagged = {f.found for f in validate_report(rep) if f.rule == "R0.3"}
+    assert {"－", "／"} <= flagged
     others = {k: v for k, v in want.items() if k not in ("part3.main.withheld_law.legal",
                                                             "part3.main.rejected_repeat.business")}
     assert {k: rep.numbers[k] for k in others} == others

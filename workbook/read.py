@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from python_calamine import CalamineWorkbook
 
+from .errors import os_error_reason
 from .layout import META_SHEET, NOTES_ROWS, NOTES_SHEET, TEMPLATE_VERSION, layout_for
 from .report import Explanation, Member, Report
 from .spec import EDITIONS, load_edition
@@ -159,7 +160,7 @@ def read_report(path: Path | str) -> Report:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ReadError(path, f"无法打开文件（{exc.strerror}）", "unreadable") from None
+        raise ReadError(path, f"无法打开文件（{os_error_reason(exc)}）", "unreadable") from None
     if size > MAX_BYTES:
         raise ReadError(path, f"文件过大（{size // 1024 // 1024} MB），不是正常的年报工作簿", "too_large")
     data = path.read_bytes()

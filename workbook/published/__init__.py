@@ -9,11 +9,11 @@ or left out (``Imported.notes``). ``write_imported`` writes the result as a temp
 
 from __future__ import annotations
 
-import errno
-from dataclasses import dataclass
 from pathlib import Path
 
 from workbook.build import BuildOptions, write_report
+from workbook.errors import os_error_reason
+from workbook.read import ReadError
 
 from .assemble import Imported, build_report
 from .docx import DocxError, parse_docx
@@ -31,20 +31,9 @@ UNSUPPORTED = {
     ".jpg": "这是图片，无法读取其中的表格", ".jpeg": "这是图片，无法读取其中的表格", ".png": "这是图片，无法读取其中的表格",
 }
 MAX_BYTES = 20 * 1024 * 1024
-_OS_ERRORS = {errno.ENOENT: "文件不存在", errno.EACCES: "没有访问权限", errno.EPERM: "没有访问权限",
-              errno.EISDIR: "这是文件夹，不是文件", errno.ENOTDIR: "路径中有一部分不是文件夹"}
-
-
-@dataclass
-class PublishedError(Exception):
-    """A file that cannot be imported; ``reason`` is what the office is told."""
-
-    path: Path
-    reason: str
-    code: str = "unreadable"
-
-    def __str__(self) -> str:
-        return f"{self.path.name}：{self.reason}"
+class PublishedError(ReadError):
+    """A file that cannot be imported; ``reason`` is what the office is told (same shape as the
+    reader's errors, so every command reports unreadable files alike)."""
 
 
 def kind_of(path: Path, head: bytes = b"") -> str | None:
@@ -66,7 +55,7 @@ def read_document(path: Path | str) -> Document:
             raise PublishedError(path, f"文件过大（{size // 1024 // 1024} MB），不是正常的年报", "too_large")
         data = path.read_bytes()
     except OSError as exc:
-        raise PublishedError(path, f"无法打开文件（{_OS_ERRORS.get(exc.errno or 0, exc.strerror or '')}）", "unreadable") from None
+        raise PublishedError(path, f"无法打开文件（{os_error_reason(exc)}）", "unreadable") from None
     if not data.strip():
         raise PublishedError(path, "文件为空", "empty")
     kind = kind_of(path, data[:64])
