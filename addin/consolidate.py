@@ -1,0 +1,563 @@
+"""Year-end consolidation: many units' workbooks into one summary, with nothing lost or counted twice.
+
+The flow is a pipeline over compact per-file records, never over a county's worth of ``Report``
+objects: files are read and validated in chunks (in worker processes when there are many), each
+chunk leaving behind one ``Source`` per file (cover, findings, hash) and one row of input numbers
+per unit. Only then is it decided which file stands for which unit (year, edition, hierarchy,
+register, duplicates, scope, ``--strict``) — decisions need every file — and the chosen rows are
+summed. Memory therefore grows by about 2 KB per unit, not by a workbook per unit.
+
+Totals are never summed from the units' stored totals: the summary's derived cells are recomputed
+from the summed inputs (``derive_totals``), exactly like a unit's own.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import math
+import multiprocessing as mp
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from checks.engine import to_matrices, validate_reports
+from checks.files import expand
+from checks.findings import Finding
+from workbook.build import DEFAULT_PASSWORD
+from workbook.layout import a1, layout_for
+from workbook.read import ReadError, read_report
+from workbook.report import Member, Report, derive_totals
+from workbook.spec import Edition, edition_for_year, load_edition
+from workbook.values import format_number
+
+from .register import (STATUS, USED, ConsolidationError, Register, RegisterEntry, RegisterError, UnitIndex, _set,
+                       check_hierarchy, check_year, dedupe, load_register, match_register, norm_code, norm_name,
+                       load_previous, parse_date, register_status, target_year)
+
+SELF_TYPE = "县级人民政府"
+SCOPES = {"all": "全部单位（本级、各部门、各乡镇街道）", "self": "本级（仅县级人民政府本身）"}
+MACRO_SUFFIXES = (".xlsm", ".xltm")
+COVER_KEPT = frozenset({"unit_name", "credit_code", "region_code", "unit_type", "parent", "year", "date"})
+MAX_CHUNK = 1000
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ConsolidateOptions:
+    """What the command line offers; ``workers=None`` picks a number from the input size."""
+
+    year: int | None = None
+    name: str | None = None
+    units: Path | None = None
+    scope: str = "all"
+    strict: bool = False
+    previous: Path | None = None
+    workers: int | None = None
+    csv: bool = False
+    json: bool = False
+    password: str = DEFAULT_PASSWORD
+
+
+@dataclass(slots=True, eq=False)
+class Source:
+    """One input file, as the decisions and the summary sheets need it (no workbook kept)."""
+
+    file: str
+    order: int
+    size: int = 0
+    mtime: float = 0.0
+    sha256: str = ""
+    error: str = ""
+    error_code: str = ""
+    edition: str = ""
+    origin: str = ""
+    cover: dict[str, str] = field(default_factory=dict)
+    members: tuple[Member, ...] = ()
+    sheet_names: dict[str, str] | None = None
+    findings: list[Finding] | tuple[()] = ()
+    macro: bool = False
+    formulas: tuple[str, ...] = ()
+    invalid: int = 0
+    row: int = -1
+    status: str = ""
+    reason: str = ""
+    entry: RegisterEntry | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
+
+    @property
+    def name(self) -> str:
+        return self.cover.get("unit_name", "")
+
+    def sheet_of(self) -> dict[str, str]:
+        """Sheet name → table key in this file (only renamed sheets are stored, to save memory)."""
+        ed = load_edition(self.edition)
+        names = {t.key: t.sheet for t in ed.tables} | {"cover": ed.cover_sheet} | (self.sheet_names or {})
+        return {sheet: key for key, sheet in names.items()}
+
+    @property
+    def code(self) -> str:
+        return norm_code(self.cover.get("credit_code", ""))
+
+    @property
+    def unit_type(self) -> str:
+        if self.origin == "summary":
+            return "下级汇总"
+        return (self.entry.unit_type if self.entry and self.entry.unit_type else "") or self.cover.get("unit_type", "") or "（未填类型）"
+
+    @property
+    def year(self) -> int | None:
+        digits = "".join(ch for ch in self.cover.get("year", "") if ch.isdigit())
+        return int(digits) if len(digits) == 4 else None
+
+    @property
+    def date(self) -> dt.date | None:
+        return parse_date(self.cover.get("date", ""))
+
+    @property
+    def hard(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "hard")
+
+    @property
+    def soft(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "soft")
+
+    @property
+    def explained(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "soft" and f.explanation)
+
+    @property
+    def leaves(self) -> tuple[Member, ...]:
+        """The units this file stands for: its members when it is a summary, else itself."""
+        return self.members if self.origin == "summary" else (Member(self.name, self.code, self.sha256),)
+
+    def label(self) -> str:
+        return f"{self.name or '（未填单位名称）'}（{self.path.name}）"
+
+
+@cache
+def input_ids(edition_key: str) -> tuple[str, ...]:
+    return tuple(c.id for c in load_edition(edition_key).input_cells)
+
+
+@cache
+def _input_index(edition_key: str) -> np.ndarray:
+    index = load_edition(edition_key).cell_index
+    return np.array([index[c] for c in input_ids(edition_key)])
+
+
+@cache
+def derivation(edition_key: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """(derived cell ids, matrix D) with derived = inputs @ D — every total of many units at once."""
+    ed = load_edition(edition_key)
+    pos = {c: j for j, c in enumerate(input_ids(edition_key))}
+
+    def expand_into(cid: str, column: np.ndarray) -> None:
+        cell = ed.cell(cid)
+        if cell.role == "input":
+            column[pos[cid]] += 1.0
+        for item in cell.items:
+            expand_into(item, column)
+
+    derived = tuple(c.id for c in ed.derived_cells)
+    D = np.zeros((len(pos), len(derived)))
+    for k, cid in enumerate(derived):
+        expand_into(cid, D[:, k])
+    return derived, D
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and validating, in chunks (worker processes when there are many files)
+# --------------------------------------------------------------------------------------------
+
+_PREVIOUS: UnitIndex[Report] = UnitIndex()
+_COUNTER: Any = None
+
+
+def _init_worker(previous: UnitIndex[Report], counter: Any) -> None:
+    global _PREVIOUS, _COUNTER
+    _PREVIOUS, _COUNTER = previous, counter
+
+
+def _previous_for(rep: Report) -> Report | None:
+    return _PREVIOUS.find(rep.unit, rep.cover.get("credit_code", ""))
+
+
+def _has_macros(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.lower().endswith("vbaproject.bin") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+_CELL = re.compile(r'<c r="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+
+
+def formula_inputs(path: Path, rep: Report) -> tuple[str, ...]:
+    """Input cells that hold a formula. A workbook saved by a program that stores no results
+    (openpyxl, some web tools) shows them blank to every reader, so they would count as 0 with
+    only a soft "blank" finding; they are named instead. Only blank input cells are looked at."""
+    from .summary import _sheet_parts
+
+    lay = layout_for(rep.edition_key)
+    wanted: dict[str, dict[str, str]] = defaultdict(dict)
+    for c in lay.edition.input_cells:
+        if rep.raw.get(c.id) is None:
+            sheet = rep.sheet_names.get(c.table) or lay.edition.table(c.table).sheet
+            wanted[sheet][a1(*lay.pos(c.id))] = f"{sheet}!{a1(*lay.pos(c.id))}"
+    if not wanted:
+        return ()
+    found: list[str] = []
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = _sheet_parts(z)
+            for sheet, cells in wanted.items():
+                if sheet in parts:
+                    xml = z.read(parts[sheet]).decode("utf-8", "replace")
+                    found += [cells[m[1]] for m in _CELL.finditer(xml) if m[1] in cells and m[2] and "<f" in m[2]]
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return ()
+    return tuple(found)
+
+
+Spooled = dict[str, tuple[str, int]]
+
+
+def read_chunk(items: Sequence[tuple[int, str]], spool: str) -> tuple[list[Source], Spooled]:
+    """Read and validate a chunk of files (in a worker process). Returns their records and, per
+    edition, the spool file holding one row of input numbers per readable file (``Source.row``
+    indexes it) — the numbers go to disk, not through the pipe, and are read back only for the
+    units finally summed."""
+    sources: list[Source] = []
+    groups: dict[str, list[tuple[Source, Report]]] = defaultdict(list)
+    for order, name in items:
+        path = Path(name)
+        src = Source(name, order)
+        try:
+            st = path.stat()
+            src.size, src.mtime = st.st_size, st.st_mtime
+        except OSError:
+            pass
+        try:
+            rep = read_report(path)
+        except ReadError as exc:
+            src.error, src.error_code = exc.reason, exc.code
+        else:
+            src.sha256, src.edition, src.origin = rep.sha256, rep.edition_key, rep.source
+            src.cover = {k: sys.intern(v) if len(v) < 20 else v for k, v in rep.cover.items() if k in COVER_KEPT}
+            src.members = rep.members
+            ed = rep.edition
+            defaults = {t.key: t.sheet for t in ed.tables} | {"cover": ed.cover_sheet}
+            if any(defaults.get(k) != v for k, v in rep.sheet_names.items()):
+                src.sheet_names = dict(rep.sheet_names)
+            src.macro = path.suffix.lower() in MACRO_SUFFIXES and _has_macros(path)
+            src.formulas = formula_inputs(path, rep)
+            groups[rep.edition_key].append((src, rep))
+        sources.append(src)
+        if _COUNTER is not None:
+            with _COUNTER.get_lock():
+                _COUNTER.value += 1
+    values: Spooled = {}
+    for key, group in groups.items():
+        reports = [rep for _, rep in group]
+        previous = [_previous_for(r) for r in reports] if _PREVIOUS.by_name or _PREVIOUS.by_code else None
+        findings = validate_reports(reports, previous if previous and any(previous) else None)
+        X = to_matrices(key, reports).values[:, _input_index(key)]
+        bad = np.isnan(X).sum(axis=1)
+        for k, (src, _) in enumerate(group):
+            src.findings, src.row, src.invalid = findings[k] or (), k, int(bad[k])
+        target = Path(spool) / f"{items[0][0]:09d}-{key}.f64"
+        np.ascontiguousarray(X, dtype=np.float64).tofile(target)
+        values[key] = (str(target), len(X))
+    return sources, values
+
+
+def _chunks(paths: Sequence[Path], workers: int) -> list[list[tuple[int, str]]]:
+    size = max(1, min(MAX_CHUNK, math.ceil(len(paths) / max(workers, 1))))
+    items = [(i, str(p)) for i, p in enumerate(paths)]
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def auto_workers(n_files: int) -> int:
+    """Process workers pay off from a few hundred files (a fork and a pickle per chunk)."""
+    return 1 if n_files < 300 else max(1, min(os.cpu_count() or 1, 8))
+
+
+def read_all(paths: Sequence[Path], workers: int, spool: Path, previous: UnitIndex[Report] | None = None,
+             progress: Progress | None = None) -> tuple[list[Source], dict[str, list[tuple[str, int]]]]:
+    """Every file's record (in input order) and, per edition, the spool files of value rows."""
+    previous = previous or UnitIndex()
+    chunks = _chunks(paths, workers)
+    results: list[tuple[list[Source], dict[str, np.ndarray]]] = []
+    if threading.active_count() > 1 and "fork" in mp.get_all_start_methods():
+        workers = 1  # forking a process with other threads (a web server's) can deadlock: read in-process
+    if workers <= 1 or len(chunks) <= 1:
+        _init_worker(previous, None)
+        done = 0
+        for chunk in chunks:
+            results.append(read_chunk(chunk, str(spool)))
+            done += len(chunk)
+            if progress:
+                progress(done, len(paths))
+        _init_worker(UnitIndex(), None)
+    else:
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+        counter = ctx.Value("l", 0)
+        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                    initargs=(previous, counter)) as pool:
+            futures = [pool.submit(read_chunk, chunk, str(spool)) for chunk in chunks]
+            pending = set(futures)
+            while pending:
+                _, pending = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+                if progress:
+                    progress(counter.value, len(paths))
+            results = [f.result() for f in futures]
+    sources: list[Source] = []
+    store: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    offsets: dict[str, int] = defaultdict(int)
+    for chunk_sources, values in results:
+        for src in chunk_sources:
+            if src.row >= 0:
+                src.row += offsets[src.edition]
+        for key, (file, n) in values.items():
+            store[key].append((file, n))
+            offsets[key] += n
+        sources += chunk_sources
+    return sources, store
+
+
+def row_blocks(detail: np.ndarray, size: int = 2048) -> Iterator[np.ndarray]:
+    """The value rows a block at a time, unreadable cells (NaN) as 0 — as they are summed. Blocks
+    keep the temporary copies small whatever the number of units."""
+    for i in range(0, len(detail), size):
+        yield np.nan_to_num(detail[i:i + size])
+
+
+def take_rows(parts: list[tuple[str, int]], rows: Sequence[int], width: int) -> np.ndarray:
+    """The chosen rows, read back from the spool files one file at a time."""
+    out = np.empty((len(rows), width))
+    wanted = sorted(range(len(rows)), key=rows.__getitem__)
+    start, k = 0, 0
+    for file, n in parts:
+        end = start + n
+        if k < len(wanted) and rows[wanted[k]] < end:
+            chunk = np.fromfile(file, dtype=np.float64).reshape(n, width)
+            while k < len(wanted) and rows[wanted[k]] < end:
+                out[wanted[k]] = chunk[rows[wanted[k]] - start]
+                k += 1
+        start = end
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Deciding which file stands for which unit
+# --------------------------------------------------------------------------------------------
+
+# --------------------------------------------------------------------------------------------
+# The result, and the whole run
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class ConsolidationResult:
+    """Everything the summary workbook, the long format and the terminal account are made from."""
+
+    options: ConsolidateOptions
+    year: int
+    edition: Edition
+    name: str
+    sources: list[Source]
+    included: list[Source]
+    detail: np.ndarray
+    summary: Report
+    summary_findings: list[Finding]
+    register: Register | None = None
+    missing: list[tuple[RegisterEntry, str]] = field(default_factory=list)
+    covered: list[tuple[RegisterEntry, Source]] = field(default_factory=list)
+    output: Path | None = None
+    written: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def input_ids(self) -> tuple[str, ...]:
+        return input_ids(self.edition.key)
+
+    @property
+    def scope_label(self) -> str:
+        return SCOPES[self.options.scope]
+
+    def by_status(self, *statuses: str) -> list[Source]:
+        return [s for s in self.sources if s.status in statuses]
+
+    @property
+    def hard_findings(self) -> int:
+        return sum(s.hard for s in self.included) + sum(1 for f in self.summary_findings if f.severity == "hard")
+
+    @property
+    def exit_code(self) -> int:
+        """0 only when every file was used (or deliberately left out of the scope), no unit of the
+        scope on the register is missing, no hard finding remains and no summed input cell is a
+        formula without a result; otherwise 1."""
+        left_out = any(s.status not in USED for s in self.sources)
+        formulas = any(s.formulas for s in self.included)
+        missing = [e for e, _ in self.missing if self.options.scope == "all" or e.unit_type == SELF_TYPE]
+        return 1 if left_out or missing or self.hard_findings or formulas else 0
+
+
+def _summary_cover(name: str, year: int, included: Sequence[Source], register: Register | None) -> dict[str, str]:
+    entry = register.entry_for(name) if register else None
+    regions = {s.cover.get("region_code", "") for s in included}
+    unit_type = entry.unit_type if entry and entry.unit_type else (SELF_TYPE if re.search(r"[县区旗]人民政府$", name) else "其他")
+    return {"unit_name": name, "credit_code": entry.code if entry else "", "region_code": regions.pop() if len(regions) == 1 else "",
+            "unit_type": unit_type, "parent": entry.parent if entry else "", "year": str(year), "preparer": "", "phone": "",
+            "date": dt.date.today().isoformat()}
+
+
+def build_summary(ed: Edition, name: str, year: int, scope: str, included: Sequence[Source], detail: np.ndarray,
+                  register: Register | None) -> Report:
+    """The summary as a report: inputs summed over the included units, totals recomputed."""
+    ids = input_ids(ed.key)
+    sums = np.zeros(len(ids))
+    for block in row_blocks(detail):
+        sums += block.sum(axis=0)
+    raw: dict[str, Any] = {}
+    for cid, v in zip(ids, sums.tolist()):
+        raw[cid] = round(v, 6)  # float noise away; a fraction a unit typed into a count stays visible
+    raw.update(derive_totals(ed, raw))
+    new, done = raw["part3.main.new.total"], raw["part3.main.total.total"]
+    overview = (f"本表由 {len(included)} 个单位报送的 {year}年度政府信息公开工作年度报告汇总而成，"
+                f"汇总范围：{SCOPES[scope]}。全年共新收政府信息公开申请{format_number(new)}件，办结{format_number(done)}件。"
+                "（以上为汇总自动生成的说明，请据实补充完善。）")
+    members: list[Member] = []
+    for s in included:
+        members += s.leaves
+    return Report(ed.key, cover=_summary_cover(name, year, included, register), texts={"overview": overview},
+                  raw=raw, source="summary", members=tuple(members), scope=scope)
+
+
+def _summary_name(options: ConsolidateOptions, register: Register | None, included: Sequence[Source]) -> str:
+    if options.name:
+        return options.name.strip()
+    parents = Counter(e.parent for e in register.entries if e.parent) if register else Counter()
+    if not parents:
+        parents = Counter(s.cover.get("parent", "") for s in included if s.cover.get("parent"))
+    if parents:
+        return parents.most_common(1)[0][0]
+    raise ConsolidationError("无法确定汇总单位的名称：请用 --name 指定，如 --name 青禾县人民政府")
+
+
+def consolidate(inputs: Iterable[Path], output: Path | None, options: ConsolidateOptions | None = None,
+                progress: Progress | None = None) -> ConsolidationResult:
+    """Consolidate ``inputs`` (files and folders) into ``output`` (None: compute only, e.g. for the
+    add-in, which writes the sheets into an open workbook). Raises ``ConsolidationError`` when it
+    cannot run; every problem with a single file is reported in the result instead."""
+    options = options or ConsolidateOptions()
+    inputs = [Path(p) for p in inputs]
+    clock = {"start": time.perf_counter()}
+    if options.scope not in SCOPES:
+        raise ConsolidationError(f"--scope 只能是 all（全部单位）或 self（本级），不能是“{options.scope}”")
+    if output is not None and Path(output).suffix.lower() != ".xlsx":
+        raise ConsolidationError(f"汇总表应保存为 .xlsx 文件（不能是“{Path(output).suffix or '无扩展名'}”）")
+    if output is not None and Path(output).is_dir():
+        raise ConsolidationError(f"输出位置 {output} 是一个文件夹，请给出文件名，如 {Path(output) / '汇总.xlsx'}")
+    try:
+        register = load_register(options.units) if options.units else None
+    except RegisterError as exc:
+        raise ConsolidationError(str(exc)) from None
+    missing_inputs = [p for p in inputs if not Path(p).exists()]
+    if missing_inputs:
+        raise ConsolidationError("找不到输入：" + "、".join(str(p) for p in missing_inputs))
+    skip = set()
+    if output is not None:
+        out = Path(output).resolve()
+        skip = {out, out.with_suffix(".csv"), out.with_suffix(".json")}
+    paths = [p for p in expand(inputs) if p.resolve() not in skip]
+    if not paths:
+        raise ConsolidationError("输入中没有任何 Excel 文件（.xlsx）")
+    prev_summary, prev_units = load_previous(Path(options.previous)) if options.previous else (None, UnitIndex())
+    workers = options.workers if options.workers and options.workers > 0 else auto_workers(len(paths))
+    with tempfile.TemporaryDirectory(prefix="nianbao-spool-") as spool:
+        sources, store = read_all(paths, workers, Path(spool), prev_units, progress)
+        clock["read"] = time.perf_counter()
+        result = _decide(options, register, sources, store, prev_summary)
+    clock["decide"] = time.perf_counter()
+    if output is not None:
+        save(result, Path(output))
+    clock["write"] = time.perf_counter()
+    result.timings = {"读取与校验": clock["read"] - clock["start"], "判定与合计": clock["decide"] - clock["read"],
+                      "写出": clock["write"] - clock["decide"]}
+    return result
+
+
+def _decide(options: ConsolidateOptions, register: Register | None, sources: list[Source],
+            store: dict[str, list[tuple[str, int]]], prev_summary: Report | None) -> ConsolidationResult:
+    """Which file stands for which unit, then the sums and the summary's own findings."""
+    year = target_year(sources, options.year)
+    ed = edition_for_year(year)
+    check_year(sources, year, ed)
+    candidates = [s for s in sources if not s.status]
+    for s in sources:
+        if s.status in ("wrong_year", "wrong_edition") and register is not None:
+            s.entry = register.find(s.name, s.code)[0]
+    problems = check_hierarchy(candidates)
+    if problems:
+        raise ConsolidationError("同时给出了汇总表和其中的单位，会重复计算，已拒绝汇总：\n  " + "\n  ".join(problems)
+                                 + "\n请去掉其中之一后重新汇总。")
+    match_register(candidates, register)
+    chosen = dedupe(candidates)
+    name = _summary_name(options, register, [s for s in chosen if s.origin != "summary"] or chosen)
+    self_entry = register.entry_for(name) if register else None
+    for s in chosen:
+        if register is not None and s.entry is None:
+            _set(s, "unlisted", (s.reason + "；" if s.reason else "") + f"单位“{s.name}”不在单位名单 {register.path.name} 中")
+        elif options.scope == "self" and not (s.unit_type == SELF_TYPE or (self_entry and s.entry is self_entry)
+                                              or norm_name(s.name) == norm_name(name)):
+            _set(s, "out_of_scope", f"本次只汇总本级（{SELF_TYPE}），{s.unit_type}不在范围内")
+        elif options.strict and s.hard:
+            _set(s, "strict", f"有 {s.hard} 处错误，按 --strict 未汇总；请退回该单位改正后重新报送")
+        else:
+            s.status = "summed"
+    included = [s for s in chosen if s.status == "summed"]
+    if register is not None:
+        order = {id(e): e.line for e in register.entries}
+        included.sort(key=lambda s: (order.get(id(s.entry), 10**9), s.order))
+    if not included:
+        raise ConsolidationError("没有可以汇总的单位：" + "；".join(f"{s.path.name}：{STATUS[s.status]}" for s in sources[:10]))
+    detail = take_rows(store.get(ed.key, []), [s.row for s in included], len(input_ids(ed.key)))
+    summary = build_summary(ed, name, year, options.scope, included, detail, register)
+    summary_findings = validate_reports([summary], [prev_summary] if prev_summary is not None else None)[0]
+    result = ConsolidationResult(options, year, ed, name, sources, included, detail, summary, summary_findings, register)
+    if register is not None:
+        register_status(result, self_entry)
+    return result
+
+
+def save(result: ConsolidationResult, output: Path) -> ConsolidationResult:
+    """Write the summary workbook (and the long format when asked) for a computed result."""
+    from .summary import write_long, write_summary
+
+    result.output = write_summary(result, Path(output))
+    result.written.append(result.output)
+    for fmt, wanted in (("csv", result.options.csv), ("json", result.options.json)):
+        if wanted:
+            result.written.append(write_long(result, Path(output).with_suffix(f".{fmt}"), fmt))
+    return result
+
+
+__all__ = ["ConsolidateOptions", "ConsolidationError", "ConsolidationResult", "Source", "STATUS", "SCOPES",
+           "consolidate", "save", "derivation", "row_blocks", "input_ids", "read_all", "read_chunk", "parse_date"]

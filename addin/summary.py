@@ -1,0 +1,598 @@
+"""The summary workbook: the template's own report sheets with the summed numbers (written by
+``write_report``, so it reads back like any report — a county summary is a city's input), plus
+报送情况 (status board), 明细 (one row per unit), 图表 (a native chart) and every finding in 校验结果.
+
+Why the long sheets' rows are *spliced*: 2,000 units × 172 columns cost xlsxwriter ~1.2 s and tens
+of MB (``write_report`` builds in memory, so constant_memory mode is off). So ``write_report``
+writes only the headers, merges, filters, widths and conditional formats of these sheets, and the
+data rows are then streamed into those sheets' XML while the package is copied to its final,
+atomically replaced location: ~0.1 s per 2,000 units, in constant memory. Text goes in as inline
+strings and numbers as numbers, so nothing from an input can ever become a formula. The same row
+generators feed ``summary_sheets`` (the add-in's 汇总 button) and the long format.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+from defusedxml import ElementTree as DET
+
+from checks.findings import SEVERITY_LABEL, Finding
+from workbook.atomic import atomic_path
+from workbook.build import RESULTS_HEADER, BuildOptions, write_report
+from workbook.layout import RESULTS_SHEET, a1, col_letter, layout_for, quote_sheet
+from workbook.report import Report
+from workbook.spec import Edition
+from workbook.values import format_number
+
+from .consolidate import STATUS, USED, derivation, input_ids, row_blocks
+from .export_data import neutralise
+
+if TYPE_CHECKING:
+    from .consolidate import ConsolidationResult, Source
+
+DETAIL_SHEET, BOARD_SHEET, CHART_SHEET = "明细", "报送情况", "图表"
+DETAIL_FIXED = ("序号", "单位名称", "统一社会信用代码", "单位类型", "文件", "文件 sha256")
+DETAIL_HEAD = ("表", "行", "列", "汇总表位置")
+BOARD_HEADER = ("序号", "单位名称", "统一社会信用代码", "单位类型", "状态", "说明", "文件", "填报日期",
+                "文件修改时间", "错误", "提示（已说明）", "文件 sha256")
+RESULT_EXTRA = ("单位名称", "统一社会信用代码", "文件", "转到")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One of *our* formulas (a 合计 SUM), with its result so every reader sees the number."""
+
+    formula: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Link:
+    """Text that jumps to a cell of this workbook."""
+
+    text: str
+    location: str
+
+
+def _plain(v: Any) -> Any:
+    """A cell as a plain value (the add-in's grids): results of formulas, texts of links, no NaN."""
+    return None if isinstance(v, float) and v != v else v.value if isinstance(v, Formula) else v.text if isinstance(v, Link) else v
+
+
+# --------------------------------------------------------------------------------------------
+# What the sheets hold (rows as lists), derived from the spec and the result
+# --------------------------------------------------------------------------------------------
+
+def detail_columns(ed: Edition) -> list[tuple[str, str, str, str, str]]:
+    """(cell id, table, row label, column label, address in the summary) per input cell."""
+    labels = {lab[4]: lab for lab in _labels(ed)}
+    return [(cid, part, f"{block} · {row or part}" if block else row or part, column, address)
+            for cid in input_ids(ed.key) for part, block, row, column, _, address, _ in [labels[cid]]]
+
+
+def detail_head(ed: Edition) -> tuple[list[list[str | None]], list[tuple[int, int, int, int]]]:
+    """The 明细 header rows (表 / 行 / 列 / 汇总表位置) and their merged ranges: a label that
+    spans several columns is written once, in the first cell of its range, as Excel keeps it."""
+    cols = detail_columns(ed)
+    fixed = len(DETAIL_FIXED)
+    rows: list[list[str | None]] = [[None] * (fixed + len(cols)) for _ in DETAIL_HEAD]
+    merges = [(0, j, DETAIL_HEAD_ROWS - 1, j) for j in range(fixed)]
+    for j, name in enumerate(DETAIL_FIXED):
+        rows[0][j] = name
+    for k in range(DETAIL_HEAD_ROWS):
+        j = 0
+        while j < len(cols):
+            end = j
+            while k < 2 and end + 1 < len(cols) and cols[end + 1][1 + k] == cols[j][1 + k] and cols[end + 1][1] == cols[j][1]:
+                end += 1
+            rows[k][fixed + j] = cols[j][1 + k]
+            if end > j:
+                merges.append((k, fixed + j, k, fixed + end))
+            j = end + 1
+    return rows, merges
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def detail_rows(result: ConsolidationResult) -> Iterator[list[Any]]:
+    """One row per summed unit (inputs exactly as summed), then the 合计 row (SUM formulas)."""
+    n = len(result.included)
+    for i, (s, values) in enumerate(zip(result.included, result.detail), start=1):  # row by row: constant memory
+        yield [i, s.name, s.cover.get("credit_code", ""), s.unit_type, str(s.path), s.sha256, *values.tolist()]
+    first, last = DETAIL_HEAD_ROWS + 1, DETAIL_HEAD_ROWS + n
+    sums = [result.summary.raw[cid] for cid in result.input_ids]
+    yield ["合计", f"{n} 个单位", None, None, None, None,
+           *[Formula(f"SUM({col_letter(len(DETAIL_FIXED) + j)}{first}:{col_letter(len(DETAIL_FIXED) + j)}{last})", v)
+             for j, v in enumerate(sums)]]
+
+
+DETAIL_HEAD_ROWS = len(DETAIL_HEAD)
+
+
+def _outcome_groups(ed: Edition) -> list[tuple[str, list[str]]]:
+    """Part 三's outcome groups ((一)…(六)) with their rows, and their short printed label."""
+    block = ed.table("part3").blocks[0]
+    head = block.row("public").path[0]
+    groups: dict[str, list[str]] = {}
+    for row in block.rows:
+        if len(row.path) > 1 and row.path[0] == head and row.key != "total":
+            groups.setdefault(re.sub(r"（[^）]{3,}）$", "", row.path[1]), []).append(row.key)
+    return list(groups.items())
+
+
+def type_table(result: ConsolidationResult) -> tuple[list[str], list[list[Any]]]:
+    """Applications received and how they were handled, per unit type (the chart's data)."""
+    ed = result.edition
+    block = ed.table("part3").blocks[0]
+    derived, D = derivation(ed.key)
+    pos = {c: k for k, c in enumerate(derived)}
+    totals = np.zeros((len(result.detail), len(derived)))
+    for k, rows in enumerate(row_blocks(result.detail, 2048)):
+        totals[k * 2048:k * 2048 + len(rows)] = rows @ D
+    col = lambda row: totals[:, pos[f"part3.main.{row}.total"]]  # noqa: E731
+    groups = _outcome_groups(ed)
+    series = [(block.row("new").label, col("new")), (block.row("carried").label, col("carried"))]
+    series += [(label, sum(col(r) for r in rows)) for label, rows in groups]
+    series.append((block.row("carry_next").label, col("carry_next")))
+    kinds = [s.name if s.origin == "summary" else s.unit_type for s in result.included]
+    order = list(dict.fromkeys(kinds))
+    header = ["单位类型", "单位数", *[label for label, _ in series]]
+    rows = []
+    kinds_arr = np.array(kinds, dtype=object)
+    for kind in order + ["合计"]:
+        mask = np.ones(len(kinds), bool) if kind == "合计" else kinds_arr == kind
+        rows.append([kind, int(mask.sum()), *[float(values[mask].sum()) for _, values in series]])
+    return header, rows
+
+
+def board_head(result: ConsolidationResult) -> tuple[list[list[Any]], int]:
+    """The top of 报送情况: what was summed, counts by status, the per-type table; and the row
+    where the type table's header is (the chart refers to it)."""
+    opts = result.options
+    reg = result.register
+    rows: list[list[Any]] = [
+        [f"{result.name}{result.year}年度政府信息公开工作年度报告汇总 · 报送情况"],
+        [f"汇总范围：{result.scope_label}（--scope {opts.scope}）；表格版本：{result.edition.name}；"
+         f"汇总单位：{len(result.included)} 个" + ("（--strict：有错误的单位不汇总）" if opts.strict else "")],
+        [f"单位名单：{reg.path.name}，共 {len(reg.entries)} 个单位" if reg else "未提供单位名单（--units），无法列出未报送的单位"],
+        ["同一单位报送多份时，采用填报日期最新的一份；填报日期相同或未填时，采用文件修改时间最新的一份（理由写在“说明”栏）。"],
+        [f"生成时间：{dt.datetime.now():%Y-%m-%d %H:%M}；共收到文件 {len(result.sources)} 个"],
+        [],
+        ["情况", "数量"],
+    ]
+    counts = {k: 0 for k in STATUS}
+    for s in result.sources:
+        counts[s.status] += 1
+    counts["missing"], counts["covered"] = len(result.missing), len(result.covered)
+    rows += [[label, counts[k]] for k, label in STATUS.items() if counts[k] or k in ("summed", "missing", "duplicate", "unreadable")]
+    rows.append(["已汇总单位中有错误的", sum(1 for s in result.included if s.hard)])
+    rows.append(["提示（其中已说明）", f"{sum(s.soft for s in result.included)}（{sum(s.explained for s in result.included)}）"])
+    rows += [[], ["按单位类型统计（已汇总的单位，件）"]]
+    header, table = type_table(result)
+    chart_row = len(rows)
+    rows += [header, *table, [], list(BOARD_HEADER)]
+    return rows, chart_row
+
+
+def _board_line(i: int, s: Source | None, status: str, reason: str, entry: Any = None) -> list[Any]:
+    if s is None:
+        return [i, entry.name, entry.code, entry.unit_type, status, reason, None, None, None, None, None, None]
+    soft = f"{s.soft}（{s.explained}）" if s.soft else (0 if not s.error else None)
+    reason = reason + ("；含宏（已按数值读取，宏未运行）" if s.macro else "") + (f"；{s.invalid} 个单元格无法识别为数字，按 0 计" if s.invalid and s.status == "summed" else "")
+    if s.formulas:
+        reason += f"；输入单元格中有公式（{'、'.join(s.formulas[:5])}{' 等' if len(s.formulas) > 5 else ''}），文件未保存计算结果，按 0 计，请该单位改为直接填写数字"
+    return [i, s.name or (entry.name if entry else ""), s.cover.get("credit_code", "") or (entry.code if entry else ""),
+            s.unit_type if not s.error else (entry.unit_type if entry else ""), status, reason.lstrip("；"), str(s.path),
+            s.cover.get("date", ""), _when(s.mtime), s.hard if not s.error else None, soft, s.sha256]
+
+
+def board_rows(result: ConsolidationResult) -> Iterator[list[Any]]:
+    """Every file and every register entry, in register order first (the office's own list)."""
+    i = 0
+    placed: set[int] = set()
+    missing = {id(e): why for e, why in result.missing}
+    covered = {id(e): holder for e, holder in result.covered}
+    by_entry: dict[int, list[Source]] = {}
+    for s in result.sources:
+        if s.entry is not None:
+            by_entry.setdefault(id(s.entry), []).append(s)
+    rank = {"summed": 0, "strict": 0, "out_of_scope": 0, "unlisted": 0}
+    for e in (result.register.entries if result.register else []):
+        for s in sorted(by_entry.get(id(e), []), key=lambda s: (rank.get(s.status, 1), s.order)):
+            i += 1
+            placed.add(id(s))
+            yield _board_line(i, s, STATUS[s.status], s.reason, e)
+        if id(e) in missing:
+            i += 1
+            yield _board_line(i, None, STATUS["missing"], missing[id(e)], e)
+        elif id(e) in covered:
+            i += 1
+            yield _board_line(i, None, STATUS["covered"], f"见下级汇总 {covered[id(e)].label()}", e)
+    for s in result.sources:
+        if id(s) not in placed:
+            i += 1
+            yield _board_line(i, s, STATUS[s.status], s.reason)
+
+
+def _finding_cells(ed: Edition) -> dict[tuple[str, str], str]:
+    lay = layout_for(ed.key)
+    return {(cid.split(".", 1)[0], lay.address(cid, with_sheet=False)): cid for c in ed.cells for cid in [c.id]}
+
+
+def result_rows(result: ConsolidationResult) -> Iterator[list[Any]]:
+    """All findings: the summary's own (linked to its cells), then each unit's (linked to the
+    unit's row in 明细 when it was summed; otherwise unit, file and cell are named)."""
+    ed = result.edition
+    cells = _finding_cells(ed)
+    col_of = {cid: len(DETAIL_FIXED) + j for j, cid in enumerate(result.input_ids)}
+    detail_row = {id(s): DETAIL_HEAD_ROWS + k for k, s in enumerate(result.included)}
+
+    def line(f: Finding, unit: str, code: str, file: str, link: Link | None) -> list[Any]:
+        return [SEVERITY_LABEL.get(f.severity, f.severity), f.rule, f.location, f.row, f.column, f.found, f.expected,
+                f.message, f.explanation, unit, code, file, link]
+
+    summary_sheets = {t.sheet for t in ed.tables} | {ed.cover_sheet}
+    for f in result.summary_findings:
+        first = f.cell.split(":")[0]
+        link = Link(f"转到汇总表 {f.sheet}!{first}", f"{quote_sheet(f.sheet)}!{first}") if f.sheet in summary_sheets and first else None
+        yield line(f, result.name, result.summary.cover.get("credit_code", ""), "（本汇总表）", link)
+    for s in result.sources:
+        if s.error or s.status not in USED | {"strict", "unlisted"}:
+            continue
+        tables = s.sheet_of()
+        for f in s.findings:
+            link = None
+            if id(s) in detail_row:
+                cid = cells.get((tables.get(f.sheet, ""), f.cell.split(":")[0]))
+                col = col_of.get(cid, 1) if cid else 1
+                ref = a1(detail_row[id(s)], col)
+                link = Link(f"转到明细 {ref}", f"{quote_sheet(DETAIL_SHEET)}!{ref}")
+            yield line(f, s.name, s.cover.get("credit_code", ""), str(s.path), link)
+
+
+def table_grid(report: Report, table_key: str) -> list[list[Any]]:
+    """A report sheet as values: labels where the template prints them, numbers in their cells."""
+    lay = layout_for(report.edition_key)
+    tl = lay.tables[table_key]
+    grid: list[list[Any]] = [[None] * tl.width for _ in range(tl.height)]
+    for m in tl.merges:
+        grid[m.first_row][m.first_col] = m.text
+    for cid, (r, c) in tl.cells.items():
+        grid[r][c] = report.raw.get(cid)
+    return grid
+
+
+def summary_sheets(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
+    """The summary's sheets as plain values, for the add-in to write into an open workbook:
+    the three report tables (template layout), 明细, 报送情况 and 校验结果."""
+    ed = result.edition
+    out = {t.sheet: table_grid(result.summary, t.key) for t in ed.tables}
+    head: list[list[Any]] = [list(r) for r in detail_head(ed)[0]]
+    out[DETAIL_SHEET] = head + [[_plain(v) for v in row] for row in detail_rows(result)]
+    top, _ = board_head(result)
+    out[BOARD_SHEET] = top + [list(r) for r in board_rows(result)]
+    out[RESULTS_SHEET] = [list(RESULTS_HEADER) + list(RESULT_EXTRA)] + [[_plain(v) for v in r] for r in result_rows(result)]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The workbook: headers by xlsxwriter (inside write_report), rows streamed into the XML
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Stream:
+    """Rows to stream into one sheet, starting at 0-based row ``start``."""
+
+    rows: Iterator[list[Any]]
+    start: int
+    width: int
+    styles: dict[int, Any] = field(default_factory=dict)
+    links: list[tuple[str, str, str]] = field(default_factory=list)
+    link_style: Any = None
+
+
+def _extra(result: ConsolidationResult, streams: dict[str, _Stream], counts: dict[str, int]) -> Any:
+    """The ``extra`` callback of ``write_report``: headers, widths, filters, colours, the chart."""
+    ed = result.edition
+    password = result.options.password
+
+    def callback(wb: Any, fmt: Any) -> None:
+        base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter"}
+        title = wb.add_format({**base, "bold": True, "font_size": 14})
+        head = wb.add_format({**base, "bold": True, "border": 1, "text_wrap": True, "align": "center", "bg_color": "#D9E1F2"})
+        money = wb.add_format({"num_format": "0.0000"})
+        link = wb.add_format({"font_color": "blue", "underline": 1})
+        red = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+        yellow = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+        green = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
+        protect = {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True,
+                   "select_locked_cells": True, "select_unlocked_cells": True}
+        # 报送情况
+        ws = wb.add_worksheet(BOARD_SHEET)
+        top, chart_row = board_head(result)
+        for r, row in enumerate(top):
+            for c, v in enumerate(row):
+                style = title if r == 0 else head if r in (6, chart_row, len(top) - 1) else None
+                ws.write(r, c, v, style) if not isinstance(v, str) else ws.write_string(r, c, v, style)
+        first, last = len(top), len(top) + max(counts[BOARD_SHEET], 1) - 1
+        ws.autofilter(len(top) - 1, 0, last, len(BOARD_HEADER) - 1)
+        ws.freeze_panes(len(top), 2)
+        for c, w in enumerate((6, 30, 22, 14, 22, 60, 40, 12, 17, 6, 12, 20)):
+            ws.set_column(c, c, w)
+        status_col = BOARD_HEADER.index("状态")
+        for crit, style in (("已汇总", green), ("未", red), ("无法", red), ("不符", red), ("有错误", red), ("重复", yellow), ("范围外", yellow), ("已含", yellow)):
+            ws.conditional_format(first, status_col, last, status_col, {"type": "text", "criteria": "containing", "value": crit, "format": style})
+        ws.protect(password, protect)
+        streams[BOARD_SHEET] = _Stream(board_rows(result), len(top), len(BOARD_HEADER))
+        # 明细
+        ws = wb.add_worksheet(DETAIL_SHEET)
+        cols = detail_columns(ed)
+        fixed = len(DETAIL_FIXED)
+        rows, merges = detail_head(ed)
+        for r0, c0, r1, c1 in merges:
+            ws.merge_range(r0, c0, r1, c1, rows[r0][c0], head)
+        merged = {(r0, c0) for r0, c0, _, _ in merges}
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if v is not None and (r, c) not in merged:
+                    ws.write_string(r, c, v, head)
+        ws.set_row(1, 60)
+        ws.set_row(2, 45)
+        for j, w in enumerate((6, 30, 22, 14, 36, 18)):
+            ws.set_column(j, j, w)
+        styles: dict[int, Any] = {}
+        for j, (cid, *_rest) in enumerate(cols):
+            is_money = ed.cell(cid).kind == "money"
+            ws.set_column(fixed + j, fixed + j, 11, money if is_money else None)
+            if is_money:
+                styles[fixed + j] = money
+        n = len(result.included)
+        ws.autofilter(DETAIL_HEAD_ROWS - 1, 0, DETAIL_HEAD_ROWS + n - 1, fixed + len(cols) - 1)
+        ws.freeze_panes(DETAIL_HEAD_ROWS, 2)
+        ws.protect(password, protect)
+        streams[DETAIL_SHEET] = _Stream(detail_rows(result), DETAIL_HEAD_ROWS, fixed + len(cols), styles)
+        # the chart, on its own sheet
+        header, table = type_table(result)
+        chart = wb.add_chart({"type": "column", "subtype": "stacked"})
+        r1, r2 = chart_row + 1, chart_row + len(table) - 1  # the unit types, without the 合计 row
+        for c in range(4, len(header)):
+            chart.add_series({"name": [BOARD_SHEET, chart_row, c], "categories": [BOARD_SHEET, r1, 0, r2, 0],
+                              "values": [BOARD_SHEET, r1, c, r2, c]})
+        new = wb.add_chart({"type": "line"})
+        new.add_series({"name": [BOARD_SHEET, chart_row, 2], "categories": [BOARD_SHEET, r1, 0, r2, 0],
+                        "values": [BOARD_SHEET, r1, 2, r2, 2], "marker": {"type": "diamond", "size": 8}, "line": {"none": True}})
+        chart.combine(new)
+        chart.set_title({"name": f"{result.name}{result.year}年度：各类单位收到和处理政府信息公开申请情况",
+                         "name_font": {"name": "宋体", "size": 14}})
+        chart.set_y_axis({"name": "件"})
+        chart.set_legend({"position": "bottom"})
+        sheet = wb.add_chartsheet(CHART_SHEET)
+        sheet.set_chart(chart)
+        sheet.set_landscape()
+        sheet.set_paper(9)
+        # 校验结果 (created by write_report, left unprotected for the add-in)
+        ws = wb.get_worksheet_by_name(RESULTS_SHEET)
+        for j, name in enumerate(RESULT_EXTRA):
+            ws.write_string(0, len(RESULTS_HEADER) + j, name, fmt.header)
+        ws.set_column(len(RESULTS_HEADER), len(RESULTS_HEADER) + 1, 24)
+        ws.set_column(len(RESULTS_HEADER) + 2, len(RESULTS_HEADER) + 2, 36)
+        ws.set_column(len(RESULTS_HEADER) + 3, len(RESULTS_HEADER) + 3, 22, link)
+        n_found = counts[RESULTS_SHEET]
+        width = len(RESULTS_HEADER) + len(RESULT_EXTRA)
+        ws.autofilter(0, 0, max(n_found, 1), width - 1)
+        ws.freeze_panes(1, 0)
+        ws.conditional_format(1, 0, max(n_found, 1), 0, {"type": "cell", "criteria": "==", "value": '"错误"', "format": red})
+        ws.conditional_format(1, 0, max(n_found, 1), 0, {"type": "cell", "criteria": "==", "value": '"提示"', "format": yellow})
+        streams[RESULTS_SHEET] = _Stream(result_rows(result), 1, width, link_style=link)
+
+    return callback
+
+
+def _text_xml(ref: str, text: str, style: str) -> str:
+    text = _ILLEGAL.sub("\ufffd", text)[:32767].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+
+def _rows_xml(stream: _Stream) -> Iterator[str]:
+    """The rows as sheet XML (numbers as numbers, text as inline strings, our SUMs with their
+    results); links are collected for the <hyperlinks> element. Hot loop: kept flat."""
+    letters = [col_letter(c) for c in range(stream.width)]
+    xf = [f' s="{stream.styles[c].xf_index}"' if c in stream.styles and stream.styles[c].xf_index else ""
+          for c in range(stream.width)]
+    link_xf = f' s="{stream.link_style.xf_index}"' if stream.link_style is not None and stream.link_style.xf_index else ""
+    links = stream.links
+    for r, row in enumerate(stream.rows, start=stream.start + 1):
+        rs = str(r)
+        parts = [f'<row r="{rs}">']
+        for c, v in enumerate(row):
+            t = type(v)
+            if t is float:
+                if v == v:
+                    parts.append(f'<c r="{letters[c]}{rs}"{xf[c]}><v>{v!r}</v></c>')
+            elif v is None:
+                continue
+            elif t is int:
+                parts.append(f'<c r="{letters[c]}{rs}"{xf[c]}><v>{v}</v></c>')
+            elif t is Formula:
+                parts.append(f'<c r="{letters[c]}{rs}"{xf[c]}><f>{v.formula}</f><v>{v.value!r}</v></c>')
+            elif t is Link:
+                links.append((letters[c] + rs, v.location, v.text))
+                parts.append(_text_xml(letters[c] + rs, v.text, link_xf))
+            else:
+                parts.append(_text_xml(letters[c] + rs, str(v), xf[c]))
+        parts.append("</row>")
+        yield "".join(parts)
+
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+       "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
+_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → part name inside a package, from workbook.xml and its relationships (parsed
+    with defusedxml: this also reads units' files, which are untrusted)."""
+    book = DET.fromstring(z.read("xl/workbook.xml"))
+    rels = DET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.iterfind("p:Relationship", _NS)}
+    out = {}
+    for sheet in book.iterfind("m:sheets/m:sheet", _NS):
+        target = targets.get(sheet.get(_REL_ID))
+        if target:
+            out[sheet.get("name", "")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return out
+
+
+_TAIL_AFTER_LINKS = re.compile(r"<printOptions|<pageMargins|<pageSetup|<headerFooter|<rowBreaks|<colBreaks|<drawing|"
+                               r"<legacyDrawing|<picture|<tableParts|<extLst|</worksheet>")
+
+
+def _write_sheet(w: Any, xml: str, stream: _Stream, count: int) -> None:
+    """Copy a sheet's XML, inserting the streamed rows, the exact dimension and the hyperlinks."""
+    last = max(stream.start + count, 1)
+    xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{col_letter(stream.width - 1)}{last}"/>', xml, count=1)
+    if "</sheetData>" in xml:
+        head, tail = xml.split("</sheetData>", 1)
+    else:
+        head, tail = xml.split("<sheetData/>", 1)
+        head += "<sheetData>"
+    w.write(head.encode("utf-8"))
+    batch: list[str] = []
+    for row in _rows_xml(stream):
+        batch.append(row)
+        if len(batch) >= 256:
+            w.write("".join(batch).encode("utf-8"))
+            batch.clear()
+    w.write(("".join(batch) + "</sheetData>").encode("utf-8"))
+    if stream.links:
+        at = _TAIL_AFTER_LINKS.search(tail)
+        pos = at.start() if at else len(tail)
+        links = "".join(f"<hyperlink ref={quoteattr(ref)} location={quoteattr(loc)} display={quoteattr(text)}/>"
+                        for ref, loc, text in stream.links)
+        tail = f"{tail[:pos]}<hyperlinks>{links}</hyperlinks>{tail[pos:]}"
+    w.write(tail.encode("utf-8"))
+
+
+def splice(stage: Path, target: Path, streams: dict[str, _Stream], counts: dict[str, int]) -> None:
+    """Copy the package at ``stage`` to ``target``, streaming the rows into the named sheets."""
+    with zipfile.ZipFile(stage) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        parts = {part: name for name, part in _sheet_parts(zin).items() if name in streams}
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            name = parts.get(item.filename)
+            if name is None:
+                zout.writestr(item, data)
+                continue
+            info = zipfile.ZipInfo(item.filename, date_time=item.date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            for attr in ("compress_level", "_compresslevel"):  # 3.13 renamed it; level 1: 3× faster, ~15 % larger
+                if attr in dir(info):
+                    setattr(info, attr, 1)
+                    break
+            with zout.open(info, "w") as w:
+                _write_sheet(w, data.decode("utf-8"), streams[name], counts[name])
+
+
+def write_summary(result: ConsolidationResult, path: Path) -> Path:
+    """Write the summary workbook atomically: a crash at any point leaves the previous file (if
+    any) untouched and no partial file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    streams: dict[str, _Stream] = {}
+    counts = {DETAIL_SHEET: len(result.included) + 1, BOARD_SHEET: sum(1 for _ in board_rows(result)),
+              RESULTS_SHEET: sum(1 for _ in result_rows(result))}
+    opts = BuildOptions(derived="value", password=result.options.password)
+    with tempfile.TemporaryDirectory(prefix=".~nianbao-", dir=path.parent) as tmp:
+        stage = write_report(result.summary, Path(tmp) / "summary.xlsx", opts, extra=_extra(result, streams, counts))
+        with atomic_path(path) as out:
+            splice(stage, out, streams, counts)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Long format (CSV / JSON) and reading a summary's 明细 back (for --previous)
+# --------------------------------------------------------------------------------------------
+
+LONG_FIELDS = (("unit", "单位"), ("code", "统一社会信用代码"), ("unit_type", "单位类型"), ("file", "文件"),
+               ("sha256", "文件 sha256"), ("year", "年度"), ("part", "部分"), ("block", "分组"), ("row", "行"),
+               ("column", "列"), ("cell", "编号"), ("address", "位置"), ("role", "类别"), ("value", "值"))
+
+
+def _labels(ed: Edition) -> list[tuple[str, str, str, str, str, str, str]]:
+    """Per cell, in the spec's order: the export's long-format labels (part, block, row, column,
+    cell id, address in the summary) and whether the number was entered or is a recomputed total."""
+    lay = layout_for(ed.key)
+    out = []
+    for c in ed.cells:
+        table = ed.table(c.table)
+        block = table.block(c.block)
+        col = block.column(c.col)
+        out.append((table.title, block.title or "", "·".join(block.row(c.row).path), "·".join((*col.path[:-1], col.header)),
+                    c.id, lay.address(c.id), "填报" if c.role == "input" else "合计（重新计算）"))
+    return out
+
+
+def long_rows(result: ConsolidationResult) -> Iterator[list[Any]]:
+    """One row per summed unit × cell (inputs as summed, totals recomputed), then the summary's."""
+    ed = result.edition
+    derived, D = derivation(ed.key)
+    position = {cid: k for k, cid in enumerate(list(result.input_ids) + list(derived))}
+    order = [position[c.id] for c in ed.cells]
+    labels = _labels(ed)
+    year = str(result.year)
+    for s, values in zip(result.included, result.detail):
+        full = np.concatenate([values, np.nan_to_num(values) @ D]).tolist()
+        head = [s.name, s.cover.get("credit_code", ""), s.unit_type, str(s.path), s.sha256, year]
+        for k, lab in zip(order, labels):
+            yield [*head, *lab, None if full[k] != full[k] else full[k]]
+    out = result.output
+    head = [result.name, result.summary.cover.get("credit_code", ""), f"汇总（{result.scope_label}）",
+            str(out) if out else "", _sha(out) if out else "", year]
+    for c, lab in zip(ed.cells, labels):
+        yield [*head, *lab, result.summary.raw[c.id]]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_long(result: ConsolidationResult, path: Path, fmt: str) -> Path:
+    """The long format beside the summary, shaped like the single-report export (``nianbao export
+    --to csv/json``) plus the unit columns: CSV (UTF-8 with BOM, for Excel) or JSON."""
+    with atomic_path(Path(path)) as tmp, open(tmp, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as fh:
+        if fmt == "csv":
+            writer = csv.writer(fh, lineterminator="\r\n")
+            writer.writerow([zh for _, zh in LONG_FIELDS])
+            for row in long_rows(result):
+                *text, value = row
+                writer.writerow([neutralise(v) for v in text] + ["" if value is None else format_number(float(value))])
+        else:
+            meta = {"title": f"{result.name}{result.year}年度政府信息公开工作年度报告汇总", "unit": result.name,
+                    "year": result.year, "edition": result.edition.key, "edition_name": result.edition.name,
+                    "source": "summary", "scope": result.options.scope, "units": len(result.included),
+                    "file": str(result.output or "")}
+            fh.write(json.dumps(meta, ensure_ascii=False)[:-1] + ', "records": [\n')
+            keys = [k for k, _ in LONG_FIELDS]
+            for i, row in enumerate(long_rows(result)):
+                fh.write((",\n" if i else "") + json.dumps(dict(zip(keys, row)), ensure_ascii=False))
+            fh.write("\n]}\n")
+    return Path(path)
+
+
+__all__ = ["BOARD_SHEET", "CHART_SHEET", "DETAIL_SHEET", "board_rows", "detail_rows", "long_rows", "neutralise",
+           "result_rows", "summary_sheets", "table_grid", "write_long", "write_summary"]
