@@ -38,7 +38,7 @@ from checks.findings import Finding
 from workbook.build import DEFAULT_PASSWORD
 from workbook.layout import a1, layout_for
 from workbook.read import ReadError, read_report
-from workbook.report import Member, Report, derive_totals
+from workbook.report import SCOPES, Member, Report, derive_totals
 from workbook.spec import Edition, edition_for_year, load_edition
 from workbook.values import format_number
 
@@ -47,7 +47,6 @@ from .register import (STATUS, USED, ConsolidationError, Register, RegisterEntry
                        load_previous, parse_date, register_status, target_year)
 
 SELF_TYPE = "县级人民政府"
-SCOPES = {"all": "全部单位（本级、各部门、各乡镇街道）", "self": "本级（仅县级人民政府本身）"}
 MACRO_SUFFIXES = (".xlsm", ".xltm")
 COVER_KEPT = frozenset({"unit_name", "credit_code", "region_code", "unit_type", "parent", "year", "date"})
 MAX_CHUNK = 1000

@@ -30,7 +30,7 @@ from checks.findings import Finding
 from workbook.atomic import write_text_atomic
 from workbook.layout import a1, layout_for
 from workbook.read import read_report
-from workbook.report import SOURCES, Report
+from workbook.report import SCOPES, SOURCES, Report
 from workbook.spec import Edition
 from workbook.values import clean_text, format_number
 
@@ -85,7 +85,7 @@ class ExportData:
         rep = self.report
         if rep.source != "summary":
             return ""
-        return f"（{SOURCES['summary']}" + (f"：{rep.scope}" if rep.scope else "") + "）"
+        return f"（{SOURCES['summary']}" + (f"：{SCOPES.get(rep.scope, rep.scope)}" if rep.scope else "") + "）"
 
     def display(self, cid: str) -> str:
         """A number as printed: blanks as 0; text that is no number (forced exports only) as typed."""

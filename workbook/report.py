@@ -11,6 +11,7 @@ from .spec import Edition, load_edition
 from .values import Parsed, Status, parse_number
 
 SOURCES = {"template": "模板填报", "published": "据公开发布的报告录入", "summary": "汇总"}
+SCOPES = {"all": "全部单位（本级、各部门、各乡镇街道）", "self": "本级（仅县级人民政府本身）"}
 
 
 @dataclass(frozen=True)
