@@ -56,4 +56,4 @@ def test_unsupported_and_missing_files(tmp_path: Path, cli: Cli) -> None:
     proc = cli(["import", str(tmp_path / "年报.doc"), str(tmp_path / "没有这个文件.txt"), "-o", str(tmp_path)], tmp_path)
     assert proc.returncode == 2
     assert "另存为" in proc.stderr and ".docx" in proc.stderr
-    assert "Traceback" not in proc.stderr and "文件不存在" in proc.stderr
+    assert "Traceback" not in proc.stderr and "不存在" in proc.stderr
