@@ -25,6 +25,7 @@ from typing import Any
 import typer
 
 from .cli import app, console, fail
+from .transfer import PUBLIC_URL_ENV
 
 PROJECT_DIR = Path(__file__).resolve().with_name("server")
 LICENSE_ENV = "XLWINGS_LICENSE_KEY"
@@ -118,7 +119,7 @@ def serve(
     config: Path | None = typer.Option(None, "--config", help="配置文件（TOML），默认见部署说明"),
     workers: int = typer.Option(1, "--workers", min=1, help="工作进程数（单位多时可加大）"),
 ) -> None:
-    """启动 Excel 加载项服务（校验、计算合计、清除标记），供各单位的 Excel 调用。"""
+    """启动 Excel 加载项服务（校验、计算合计、清除标记、导出PDF、汇总），供各单位的 Excel 调用。"""
     config_path = config or default_config()
     if config is not None and not config.is_file():
         fail(f"找不到配置文件：{config}")
@@ -151,6 +152,7 @@ def serve(
     scheme = "https" if cert else "http"
     shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
     console.print(f"加载项服务：{scheme}://{shown}:{port}  加载项清单：{scheme}://{shown}:{port}/manifest")
+    os.environ.setdefault(PUBLIC_URL_ENV, f"{scheme}://{shown}:{port}")  # download links in VBA messages
     if not cert:
         console.print("[yellow]未配置 HTTPS 证书：Excel 的 Office.js 加载项只能通过 HTTPS 加载，"
                       "此时只有 VBA 的 RunServerPython 方式可用。见 docs/加载项部署说明.md。[/yellow]")

@@ -40,4 +40,26 @@ def clear_marks() -> xlcore.Outcome:
     return xlcore.clear_marks(xw.Book.caller())
 
 
-__all__ = ["clear_marks", "fill_totals", "fill_zeros", "validate"]
+def export_pdf() -> None:
+    """导出PDF：把已保存的工作簿的三张表导出为同一文件夹下的 PDF。
+
+    On the desktop the workbook is a file next to the user, so the export works on that file
+    (as last saved — the message says so) and uses Excel's own PDF export where Excel runs.
+    """
+    from pathlib import Path
+
+    from workbook.office import OfficeMissing
+
+    from .export_data import ExportRefused
+    from .export_pdf import export_pdf as export
+
+    book = xw.Book.caller()
+    source = Path(book.fullname)
+    try:
+        out = export(source, source.with_suffix(".pdf"))
+        book.app.alert(f"已按最近一次保存的内容导出：{out}", title="导出PDF")
+    except (ExportRefused, OfficeMissing) as exc:
+        book.app.alert(str(exc), title="导出PDF")
+
+
+__all__ = ["clear_marks", "export_pdf", "fill_totals", "fill_zeros", "validate"]

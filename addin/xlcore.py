@@ -561,5 +561,9 @@ def clear_marks(book: xw.Book, client: Client) -> Outcome:
     return Outcome(message)
 
 
-__all__ = ["Client", "Fills", "NotTemplate", "Outcome", "Spot", "alert", "clear_marks", "client_of", "fill_totals",
-           "fill_zeros", "marked_cells", "read_book", "spots", "template_fills", "validate"]
+# Shared with ``addin.buttons`` (导出PDF, 汇总), whose buttons read, guard and answer the same way.
+guarded = _guarded
+app_action = _app_action
+
+__all__ = ["Client", "Fills", "NotTemplate", "Outcome", "Spot", "alert", "app_action", "clear_marks", "client_of",
+           "fill_totals", "fill_zeros", "guarded", "marked_cells", "read_book", "spots", "template_fills", "validate"]

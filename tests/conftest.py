@@ -23,6 +23,10 @@ from typing import Any, Callable
 
 import openpyxl
 import pytest
+
+# The add-in tests build xlwings remote books in-process; xlwings' PolyForm Noncommercial licence
+# covers this government-use project's tests. Set once, for every test order.
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
 from openpyxl.workbook.workbook import Workbook
 
 from workbook.layout import a1, layout_for

@@ -8,12 +8,14 @@ deployment guide call ``RunServerPython "https://…/xlwings/custom-scripts-call
 
 from __future__ import annotations
 
+import asyncio
+
 import xlwings as xw
 from xlwings.server import (
     script,  # the server decorator (xlwings.script is the desktop one)
 )
 
-from addin import xlcore
+from addin import buttons, xlcore
 
 
 @script
@@ -38,3 +40,19 @@ def fill_zeros(book: xw.Book) -> None:
 def clear_marks(book: xw.Book) -> None:
     """清除标记：恢复模板原来的底色，清空“校验结果”页。"""
     xlcore.clear_marks(book)
+
+
+# 导出PDF and 汇总 take seconds (LibreOffice, reading the units' files): they run in a thread, so
+# that the server keeps answering other clerks' clicks meanwhile.
+
+
+@script
+async def export_pdf(book: xw.Book) -> None:
+    """导出PDF：生成三张统计表的 PDF，供下载（有错误时拒绝）。"""
+    await asyncio.to_thread(buttons.export_pdf, book)
+
+
+@script
+async def consolidate(book: xw.Book, batch: str = "") -> None:
+    """汇总：汇总任务窗格上传的各单位文件，提供汇总表下载；打开的是空白模板时写入汇总数字。"""
+    await asyncio.to_thread(buttons.consolidate_units, book, batch)

@@ -1,8 +1,10 @@
-// 政务公开年报 task pane: lists the findings of 校验 and jumps to a cell when one is clicked.
+// 政务公开年报 task pane: lists the findings of 校验 and jumps to a cell when one is clicked;
+// offers the files 导出PDF and 汇总 make; uploads the units' files for 汇总.
 //
 // The server's answer to 校验 ends with a runMacro action ("nbShowFindings", JSON), which the
 // xlwings client dispatches to globalThis.callbacks; 计算合计 may end with a yes/no alert whose
-// answer goes to "nbFillZeros". Both are registered here. Everything shown is Chinese.
+// answer goes to "nbFillZeros"; 导出PDF and 汇总 end with "nbOffer" (a download link and what
+// to say about it). All are registered here. Everything shown is Chinese.
 (function () {
   "use strict";
 
@@ -100,11 +102,140 @@
     }
   }
 
+  // The server's routes live below the app path (config.appPath, from the base page).
+  function serverUrl(path) {
+    const appPath = (globalThis.config && globalThis.config.appPath) || "";
+    return new URL(appPath + path, document.baseURI).href;
+  }
+
+  async function authOf() {
+    if (typeof globalThis.getAuth !== "function") return { token: "", provider: "" };
+    try {
+      return await globalThis.getAuth();
+    } catch (error) {
+      console.warn(error);
+      return { token: "", provider: "" };
+    }
+  }
+
+  // Open a download in the system browser (Excel's own web view may not download files).
+  function openDownload(url) {
+    const ui = globalThis.Office && Office.context && Office.context.ui;
+    if (ui && typeof ui.openBrowserWindow === "function") {
+      try {
+        ui.openBrowserWindow(url);
+        return;
+      } catch (error) {
+        console.warn(error);
+      }
+    }
+    window.open(url, "_blank", "noopener");
+  }
+
+  function renderOffer(data) {
+    const box = document.getElementById("nb-offer");
+    if (!box) return null;
+    document.getElementById("nb-offer-title").textContent = data.title;
+    const message = document.getElementById("nb-offer-message");
+    message.replaceChildren(...String(data.message).split("\n").map((line) => element("p", "mb-1", line)));
+    const sentence = document.getElementById("nb-offer-sentence");
+    sentence.textContent = data.sentence || "";
+    sentence.classList.toggle("d-none", !data.sentence);
+    const table = document.getElementById("nb-offer-figures");
+    const body = table.querySelector("tbody");
+    body.replaceChildren();
+    for (const [label, value] of data.figures || []) {
+      const row = element("tr");
+      row.append(element("td", "", label), element("td", "text-end nb-figure", value));
+      body.append(row);
+    }
+    table.classList.toggle("d-none", !(data.figures || []).length);
+    const url = serverUrl(data.url);
+    const link = document.getElementById("nb-offer-link");
+    link.href = url;
+    link.textContent = data.label + "：" + data.filename;
+    link.setAttribute("download", data.filename);
+    link.onclick = (event) => {
+      event.preventDefault();
+      openDownload(url);
+    };
+    box.classList.remove("d-none");
+    return url;
+  }
+
+  async function nbOffer(context, json) {
+    const data = typeof json === "string" ? JSON.parse(json) : json;
+    const url = renderOffer(data);
+    if (Office.addin && typeof Office.addin.showAsTaskpane === "function") {
+      try {
+        await Office.addin.showAsTaskpane();
+      } catch (error) {
+        console.warn(error);
+      }
+    }
+    if (url && data.kind === "pdf") openDownload(url);
+  }
+
+  function say(text) {
+    const status = document.getElementById("nb-summary-status");
+    if (status) status.textContent = text;
+  }
+
+  // 汇总: upload the chosen files as one batch, then run the script with the batch's token.
+  async function consolidate() {
+    const input = document.getElementById("nb-units");
+    const button = document.getElementById("nb-consolidate");
+    const files = Array.from((input && input.files) || []);
+    if (files.length === 0) {
+      say("请先选择各单位报送的文件（可多选）。");
+      return;
+    }
+    button.disabled = true;
+    try {
+      say("正在上传 " + files.length + " 个文件……");
+      const form = new FormData();
+      for (const file of files) form.append("files", file, file.name);
+      form.append("mtimes", JSON.stringify(files.map((file) => file.lastModified || 0)));
+      const auth = await authOf();
+      const headers = auth.token ? { Authorization: auth.token, "Auth-Provider": auth.provider } : {};
+      const response = await fetch(serverUrl("/nianbao/upload"), { method: "POST", body: form, headers: headers });
+      let answer = {};
+      try {
+        answer = await response.json();
+      } catch (error) {
+        answer = {};
+      }
+      if (!response.ok) {
+        say("上传失败：" + (answer.detail || response.statusText || response.status));
+        return;
+      }
+      say("已上传 " + answer.files + " 个文件，正在汇总……");
+      await globalThis.xlwings.runPython({
+        scriptName: "consolidate",
+        args: [answer.batch],
+        auth: auth.token,
+        headers: { "Auth-Provider": auth.provider },
+      });
+      say("");
+    } catch (error) {
+      console.error(error);
+      say("汇总没有完成：" + error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // xlwings' client creates globalThis.callbacks when its module loads; register after it.
   function register() {
     globalThis.callbacks = globalThis.callbacks || {};
     globalThis.callbacks.nbShowFindings = nbShowFindings;
     globalThis.callbacks.nbFillZeros = nbFillZeros;
+    globalThis.callbacks.nbOffer = nbOffer;
+    const button = document.getElementById("nb-consolidate");
+    if (button && !button.dataset.nbBound) {
+      button.dataset.nbBound = "1";
+      button.addEventListener("click", consolidate);
+    }
   }
 
   // The base page's "did not load" prompt is English; say it in Chinese.
@@ -125,5 +256,5 @@
     register();
     translateLoadPrompt();
   });
-  globalThis.nianbao = { render: render, goTo: goTo };
+  globalThis.nianbao = { render: render, goTo: goTo, renderOffer: renderOffer, consolidate: consolidate };
 })();

@@ -7,6 +7,7 @@
     nbValidate: "validate",
     nbFillTotals: "fill_totals",
     nbClearMarks: "clear_marks",
+    nbExportPdf: "export_pdf",
   };
 
   async function run(scriptName, event) {

@@ -1,0 +1,1 @@
+"""Routes the xlwings Server app includes from this project (``custom.py``)."""
