@@ -24,21 +24,26 @@ from .layout import (CHECK_SHEET, META_SHEET, NOTES_HEADER, NOTES_ROWS, NOTES_SH
                      TEMPLATE_VERSION, Layout, TableLayout, a1, col_letter, layout_for, quote_sheet, stretch)
 from .livecheck import live_checks, refs
 from .report import SOURCES, Report, derive_totals
-from .spec import KIND_LABELS, Edition
+from .spec import EDITIONS, KIND_LABELS, Edition, load_edition
 from .values import Status
 
 DEFAULT_PASSWORD = "nianbao"
 GENERATOR = "xxgk-nianbao"
 RESULTS_HEADER = ("严重程度", "规则", "位置", "行", "列", "填写值", "应为", "问题说明", "说明（保留提示的理由）")
-INSTRUCTIONS = (
-    "填写说明",
-    "1. 先填写本页的单位信息，再依次填写“二、主动公开”“三、依申请公开”“四、复议诉讼”三张表和本页的文字部分。",
-    "2. 只有白色单元格可以填写；灰色单元格是合计，由公式自动计算。",
-    "3. 没有发生的事项请填 0，不要留空，也不要填“-”“/”“无”。",
-    "4. 单元格变红：数字不平或格式不对，必须改正；变黄：请核实，如确需保留，请在“说明”页写明理由。",
-    "5. 装有“政务公开年报”加载项时，点击“校验”可列出全部问题并定位到单元格。",
-    "6. 填写中有疑问，请联系本级政府信息公开工作机构。",
-)
+def instructions(ed: Edition) -> tuple[str, ...]:
+    """The cover's how-to lines, naming the sheets as this edition's spec names them."""
+    tables = "“" + "”“".join(t.sheet for t in ed.tables) + "”"
+    return (
+        "填写说明",
+        f"1. 先填写本页的单位信息，再依次填写{tables}三张表和本页的文字部分。",
+        "2. 只有白色单元格可以填写；灰色单元格是合计，由公式自动计算。",
+        "3. 没有发生的事项请填 0，不要留空，也不要填“-”“/”“无”。",
+        f"4. 单元格变红：数字不平或格式不对，必须改正；变黄：请核实，如确需保留，请在“{NOTES_SHEET}”页写明理由。",
+        f"5. 装有“政务公开年报”加载项时，点击“校验”可列出全部问题（写在“{RESULTS_SHEET}”页）并定位到单元格。",
+        "6. 填写中有疑问，请联系本级政府信息公开工作机构。",
+    )
+
+
 SOURCE_NOTE = "本工作簿据公开发布的报告录入，合计栏为报告所载数字，未作改动。"
 
 
@@ -142,11 +147,12 @@ def _write_cover(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, report: Re
         else:
             ws.write_string(r, c, value, fmt.field_in)
         if f.choices:
-            ws.data_validation(r, c, r, c, {"validate": "list", "source": list(f.choices), "error_title": "单位类型",
-                                            "error_message": "请从下拉列表中选择单位类型。"})
+            ws.data_validation(r, c, r, c, {"validate": "list", "source": list(f.choices), "error_title": f.label,
+                                            "error_message": f"请从下拉列表中选择{f.label}。"})
         elif f.format == "year":
-            ws.data_validation(r, c, r, c, {"validate": "integer", "criteria": "between", "minimum": 2019, "maximum": 2100,
-                                            "error_title": "报告年度", "error_message": "报告年度请填写四位年份，如 2026。"})
+            first = min(load_edition(k).first_year for k in EDITIONS)
+            ws.data_validation(r, c, r, c, {"validate": "integer", "criteria": "between", "minimum": first, "maximum": 2100,
+                                            "error_title": f.label, "error_message": f"{f.label}请填写四位年份（{first} 年及以后），如 2026。"})
         name = f"NB_COVER_{f.key.upper()}"
         wb.define_name(name, f"={quote_sheet(ed.cover_sheet)}!{a1(r, c, True)}")
     for t in ed.texts:
@@ -156,10 +162,11 @@ def _write_cover(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, report: Re
         ws.write_string(r, 0, report.texts.get(t.key, ""), fmt.text_in)
         ws.set_row(r, 150)
         wb.define_name(f"NB_TEXT_{t.key.upper()}", f"={quote_sheet(ed.cover_sheet)}!{a1(r, 0, True)}")
-    for i, line in enumerate(INSTRUCTIONS):
+    lines = instructions(ed)
+    for i, line in enumerate(lines):
         ws.write_string(2 + i, 5, line, fmt.bold if i == 0 else fmt.note)
     if report.source != "template":
-        ws.write_string(3 + len(INSTRUCTIONS), 5, f"来源：{SOURCES.get(report.source, report.source)}。"
+        ws.write_string(3 + len(lines), 5, f"来源：{SOURCES.get(report.source, report.source)}。"
                         + (SOURCE_NOTE if report.source == "published" else ""), fmt.note)
     last = max(r for r, _ in lay.cover.texts.values())
     _print_setup(ws, None, last, 3)
@@ -213,7 +220,7 @@ def _write_table(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, tl: TableL
         else:
             ws.write_blank(r, c, None, style)
         if cell.role == "input":
-            ws.data_validation(r, c, r, c, _validation(cell.kind))
+            ws.data_validation(r, c, r, c, _validation(cell.kind, ed.labels(cid)[1]))
     _names(wb, lay, tl)
     widths = {"part2": [(0, 0, 24), (1, tl.width - 1, 18)], "part3": [(0, 0, 6), (1, 1, 12), (2, 2, 34), (3, tl.width - 1, 9)],
               "part4": [(0, tl.width - 1, 8.5)]}[tl.table.key]
@@ -234,17 +241,18 @@ def _merge_if(ws: Worksheet, r: int, c: int, last: int, style: Any) -> None:
         ws.merge_range(r, c, r, last, "", style)
 
 
-def _validation(kind: str) -> dict[str, Any]:
-    """Data validation per cell kind: refuses text and wrong numbers while typing."""
+def _validation(kind: str, column: str) -> dict[str, Any]:
+    """Data validation per cell kind: refuses text and wrong numbers while typing; the message box
+    is titled with the column's printed label."""
     msg = {"count": "请填写 0 或正整数（没有发生请填 0）。",
            "signed": "请填写整数，减少用负数表示，如 -8。",
            "money": "请填写金额（单位：万元），不能为负数，不要带单位。"}[kind]
     if kind == "money":
-        return {"validate": "decimal", "criteria": ">=", "value": 0, "error_title": "金额", "error_message": msg}
+        return {"validate": "decimal", "criteria": ">=", "value": 0, "error_title": column[:32], "error_message": msg}
     if kind == "signed":
         return {"validate": "integer", "criteria": "between", "minimum": -999999999, "maximum": 999999999,
-                "error_title": "本年增/减", "error_message": msg}
-    return {"validate": "integer", "criteria": ">=", "value": 0, "error_title": "数量", "error_message": msg}
+                "error_title": column[:32], "error_message": msg}
+    return {"validate": "integer", "criteria": ">=", "value": 0, "error_title": column[:32], "error_message": msg}
 
 
 def block_rectangles(lay: Layout, tl: TableLayout) -> list[tuple[str, int, int, int, int]]:

@@ -163,15 +163,18 @@ def read_report(path: Path | str) -> Report:
         raise ReadError(path, f"无法打开文件（{os_error_reason(exc)}）", "unreadable") from None
     if size > MAX_BYTES:
         raise ReadError(path, f"文件过大（{size // 1024 // 1024} MB），不是正常的年报工作簿", "too_large")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(path, f"无法打开文件（{os_error_reason(exc)}）", "unreadable") from None
     _sniff(path, data)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         return report_from_grids(_CalamineSource(wb), path, hashlib.sha256(data).hexdigest())
     except ReadError:
         raise
-    except Exception as exc:  # calamine raises several kinds for malformed parts
-        raise ReadError(path, f"文件内容已损坏，无法读取（{type(exc).__name__}）", "damaged") from None
+    except Exception:  # calamine raises several kinds for malformed parts
+        raise ReadError(path, "文件内容已损坏，无法读取。请在 Excel/WPS 中打开后重新保存，或重新发送", "damaged") from None
 
 
 def report_from_grids(wb: GridSource, path: Path, sha: str = "") -> Report:
