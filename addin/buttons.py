@@ -1,7 +1,8 @@
-"""The add-in's 导出PDF and 汇总 buttons, on the same cores as ``nianbao export`` and
-``nianbao consolidate``.
+"""The add-in's 导出PDF, 生成数据段落 and 汇总 buttons, on the same cores as ``nianbao export``,
+``nianbao draft`` and ``nianbao consolidate``.
 
-Both buttons make a *file* — a PDF, a summary workbook — which an Excel client cannot receive as
+生成数据段落 writes one text cell of the open workbook (see ``draft_overview``). 导出PDF and 汇总
+make a *file* — a PDF, a summary workbook — which an Excel client cannot receive as
 an action. So the server keeps the file under a random token (``addin.transfer``) and the answer
 offers it: the Office.js task pane shows a download link (and opens the PDF in the browser), the
 VBA client gets a message with the address, since VBA cannot download.
@@ -25,9 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,8 @@ from typing import Any
 
 import xlwings as xw
 
-from checks.findings import SEVERITY_LABEL
+from checks import validate_report
+from checks.findings import SEVERITY_LABEL, Finding
 from workbook.layout import RESULTS_SHEET, layout_for
 from workbook.office import OfficeMissing
 from workbook.report import Report
@@ -44,11 +44,12 @@ from workbook.values import Status, format_number
 
 from . import xlcore
 from .consolidate import SCOPES, ConsolidateOptions, ConsolidationResult, consolidate, save
-from .draft import draft_text
+from .draft import MAX_CELL_CHARS, TEXT_KEY, contradictions, draft_text, merge_overview
 from .export_data import ExportRefused, prepare, rule_list
 from .export_pdf import render_pdf
 from .register import STATUS, USED, ConsolidationError
-from .summary import summary_sheets
+from .safety import cell_value
+from .summary import BOARD_SHEET, CHART_SHEET, DETAIL_SHEET, summary_sheets
 from .transfer import PUBLIC_URL_ENV, Transfers, safe_name
 from .xlcore import TITLE, Client, Outcome, alert, guarded
 
@@ -58,7 +59,6 @@ OFFER = "nbOffer"  # the task-pane callback that shows a made file (static/js/ni
 DOWNLOAD_ROUTE = "/nianbao/download/"
 REGISTER_HINT = "名单"
 UNIT_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls")
-_TYPED = re.compile(r"[\d.+\-=@'\t\r]")
 
 
 def transfers() -> Transfers:
@@ -110,16 +110,6 @@ def offer(book: xw.Book, client: Client, item: Offer) -> None:
     where = (f"请在浏览器中打开以下地址下载（{valid}内有效）：\n{url}" if url else
              f"请在浏览器中打开“服务器地址{item.path}”下载（{valid}内有效；服务器地址即按钮宏中 /xlwings 之前的部分）。")
     alert(book, client, f"{item.message}\n\n{where}", f"{TITLE} · {item.title}")
-
-
-def typed(value: Any) -> Any:
-    """A value as Excel should store it: text that Excel would turn into a number, a date, a
-    boolean or a formula when "typed" keeps a leading apostrophe; integral floats go as ints."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value and (_TYPED.match(value) or value.strip().upper() in ("TRUE", "FALSE")):
-        return "'" + value
-    return value
 
 
 def write_cells(book: xw.Book, cells: dict[str, dict[tuple[int, int], Any]]) -> int:
@@ -203,6 +193,109 @@ def export_pdf(book: xw.Book, client: Client) -> Outcome:
 
 
 # ------------------------------------------------------------------------------------------
+# 生成数据段落
+# ------------------------------------------------------------------------------------------
+
+#: The task-pane callback of the yes/no question (static/js/nianbao.js); its yes runs the script
+#: ``draft_apply``, which is also the VBA button 写入数据段落.
+ASK_DRAFT = "nbDraftOverview"
+APPLY_LABEL = "写入数据段落"
+
+
+def overview_label(report: Report) -> str:
+    """The text part's label in the spec, e.g. “一、总体情况”."""
+    return next(t.label for t in report.edition.texts if t.key == TEXT_KEY)
+
+
+def _write_overview(book: xw.Book, report: Report, text: str) -> None:
+    """The text into the 一、总体情况 cell: unlocked (the builder's text input), top-left of its
+    merged area, on the cover as the workbook names it; one value, kept as text."""
+    r, c = layout_for(report.edition_key).cover.texts[TEXT_KEY]
+    sheet = report.sheet_names.get("cover", report.edition.cover_sheet)
+    book.sheets[sheet].range((r + 1, c + 1)).value = cell_value(text)
+
+
+def _still(left: list[Finding]) -> str | None:
+    """The sentence about what the text checks still find, or None."""
+    return "原有文字中仍有与表格不符之处：" + "；".join(f.message for f in left) + "。请修改或删除这些数字。" if left else None
+
+
+def _lines(*parts: str | None) -> str:
+    """A message of lines; None leaves its line out, "" is an empty line."""
+    return "\n".join(p for p in parts if p is not None)
+
+
+@guarded("生成数据段落")
+def draft_overview(book: xw.Book, client: Client, apply: bool = False) -> Outcome:
+    """生成数据段落: the data paragraph of 一、总体情况 from the tables (``draft_text``), merged into
+    the clerk's text the way ``nianbao draft`` merges it (``merge_overview``: only the marked data
+    paragraph is replaced, every other line is kept).
+
+    Nothing the clerk wrote is overwritten without consent. A blank cell is simply filled. When
+    the cell holds text: Office.js asks yes/no, and a yes runs ``draft_apply``; the other clients
+    cannot ask, so they write only when the merge replaces nothing but an earlier data paragraph
+    (and say what it was); else they show the paragraph and how to apply it (paste it, or the
+    写入数据段落 button, ``apply=True``, which appends it). Refused while the tables have errors,
+    as on the command line: a paragraph quoting numbers that do not add up is worse than none.
+    """
+    title = f"{TITLE} · 生成数据段落"
+    report = xlcore.read_book(book)
+    label = overview_label(report)
+    hard = [f for f in validate_report(report) if f.severity == "hard"]
+    if hard:
+        message = (f"表格有 {len(hard)} 处错误（{rule_list(hard)}），数字不平，不能据此生成“{label}”的数据段落。\n"
+                   "请先点击“校验”，按红色标记改正后再生成。")
+        alert(book, client, message, title)
+        return Outcome(message)
+    existing = report.texts.get(TEXT_KEY, "")
+    merged = merge_overview(existing, draft_text(report))
+    if not merged.changed:
+        message = f"“{label}”中的数据段落已与表格一致，无需修改。"
+        left = _still(contradictions(report, existing))
+        alert(book, client, _lines(message, left), title)
+        return Outcome(message)
+    if len(merged.text) > MAX_CELL_CHARS:
+        message = f"“{label}”加上数据段落后超过 Excel 单元格的 {MAX_CELL_CHARS} 字上限，未写入。请精简原有文字。"
+        alert(book, client, message, title)
+        return Outcome(message)
+    left = _still(contradictions(report, merged.text))
+    paragraph = merged.paragraph
+    if existing.strip() and not apply:
+        how = (f"将用它替换原有的数据段落（其余文字保留不变）。原有的数据段落是：\n{merged.replaced}"
+               if merged.replaced is not None else "将把它添加在原有文字之后，原有文字保留不变。")
+        if client.ask:
+            message = _lines(f"“{label}”中已有文字。按表格数字生成的数据段落是：", "", paragraph, "", how, left, "",
+                             "是否写入？")
+            alert(book, client, message, title, ask=ASK_DRAFT)
+            return Outcome(message)
+        if merged.replaced is None:
+            message = _lines(
+                f"“{label}”中已有文字，其中没有可替换的数据段落，加载项没有改动。按表格数字生成的数据段落是：", "", paragraph, "",
+                "要使用这段文字，可以：",
+                f"1. 在本提示框中按 Ctrl+C 复制全部内容，把上面这段粘贴到封面“{label}”单元格中合适的位置；或",
+                f"2. 点击“{APPLY_LABEL}”按钮，把这段添加在原有文字之后（原有文字保留不变）。", left)
+            alert(book, client, message, title)
+            return Outcome(message)
+    _write_overview(book, report, merged.text)
+    if not existing.strip():
+        done = [f"已按表格数字在“{label}”中写入数据段落：", paragraph, "请在这段前后补充本单位的工作情况。"]
+    elif merged.replaced is not None:
+        done = [f"已按表格数字更新“{label}”中的数据段落，其余文字未改动。", f"原来是：{merged.replaced}",
+                f"现在是：{paragraph}"]
+    else:
+        done = [f"已把按表格数字生成的数据段落添加在“{label}”原有文字之后，原有文字未改动：", paragraph]
+    message = _lines(*done, left)
+    alert(book, client, message, title)
+    return Outcome(message)
+
+
+def draft_apply(book: xw.Book) -> Outcome:
+    """写入数据段落: 生成数据段落 with the clerk's consent (the yes of Office.js, or the VBA button)."""
+    return draft_overview(book, apply=True)
+
+
+
+# ------------------------------------------------------------------------------------------
 # 汇总
 # ------------------------------------------------------------------------------------------
 
@@ -257,7 +350,7 @@ def _target(report: Report, result: ConsolidationResult) -> str:
     A filled workbook is somebody's numbers — a unit's report, or an earlier 汇总 — and is kept.
     """
     if report.source == "summary":
-        return ("本工作簿是以前生成的汇总表：它的合计栏、明细、报送情况和所含单位清单都受保护，加载项不能在原表中更新，"
+        return (f"本工作簿是以前生成的汇总表：它的合计栏、{DETAIL_SHEET}、{BOARD_SHEET}和所含单位清单都受保护，加载项不能在原表中更新，"
                 "否则数字与合计、清单不一致。")
     if report.source != "template":
         return "本工作簿是据公开发布的报告录入的，合计栏保存的是原有数字，加载项不把汇总数字写入其中。"
@@ -279,14 +372,14 @@ def _write_summary(book: xw.Book, report: Report, result: ConsolidationResult) -
     cells: dict[str, dict[tuple[int, int], Any]] = defaultdict(dict)
     for cell in ed.input_cells:
         sheet = report.sheet_names.get(cell.table, lay.sheet_of(cell.id))
-        cells[sheet][lay.pos(cell.id)] = typed(float(summary.raw.get(cell.id) or 0.0))
+        cells[sheet][lay.pos(cell.id)] = cell_value(float(summary.raw.get(cell.id) or 0.0))
     cover = report.sheet_names.get("cover", ed.cover_sheet)
     for key, pos in lay.cover.fields.items():
         value = summary.cover.get(key, "")
         if value:
-            cells[cover][pos] = typed(value)
+            cells[cover][pos] = cell_value(value)
     if not report.texts.get("overview") and "overview" in lay.cover.texts:
-        cells[cover][lay.cover.texts["overview"]] = typed(summary.texts.get("overview", ""))
+        cells[cover][lay.cover.texts["overview"]] = cell_value(summary.texts.get("overview", ""))
     write_cells(book, cells)
     _write_results(book, summary_sheets(result)[RESULTS_SHEET])
 
@@ -300,8 +393,8 @@ def _write_results(book: xw.Book, grid: list[list[Any]]) -> None:
     last = sheet.used_range.last_cell.row
     if last >= 2:
         sheet.range((2, 1), (last, width)).clear()
-    sheet.range((1, 1)).value = [[typed(v) for v in grid[0]]]
-    rows = [[typed(v) for v in row] for row in grid[1:]]
+    sheet.range((1, 1)).value = [[cell_value(v) for v in grid[0]]]
+    rows = [[cell_value(v) for v in row] for row in grid[1:]]
     if not rows:
         return
     sheet.range((2, 1)).value = rows
@@ -333,15 +426,15 @@ def account(result: ConsolidationResult) -> list[str]:
     left = Counter(STATUS[s.status] for s in result.sources if s.status not in USED)
     if left:
         lines.append(f"另有 {sum(left.values())} 个文件未汇总（" + "、".join(f"{k} {v} 个" for k, v in left.items())
-                     + "），原因见汇总表的“报送情况”页。")
+                     + f"），原因见汇总表的“{BOARD_SHEET}”页。")
     if result.missing:
         lines.append(f"单位名单中有 {len(result.missing)} 个单位未报送。")
     hard = sum(s.hard for s in result.included)
     soft = sum(s.soft for s in result.included)
     if hard or soft:
-        lines.append(f"所汇总的单位共有 {hard} 处错误、{soft} 处提示，逐条列在“校验结果”页。")
+        lines.append(f"所汇总的单位共有 {hard} 处错误、{soft} 处提示，逐条列在“{RESULTS_SHEET}”页。")
     if result.summary_findings:
-        lines.append(f"汇总数本身有 {len(result.summary_findings)} 处问题，也列在“校验结果”页。")
+        lines.append(f"汇总数本身有 {len(result.summary_findings)} 处问题，也列在“{RESULTS_SHEET}”页。")
     return lines
 
 
@@ -380,16 +473,17 @@ def consolidate_units(book: xw.Book, client: Client, batch: str = "") -> Outcome
     lines = account(result)
     why = _target(report, result)
     if why:
-        lines += [why, "新的汇总表已生成（含汇总表、明细、报送情况、校验结果和图表），请点击“下载汇总表”，保存后使用。"]
+        lines += [why, f"新的汇总表已生成（含汇总表、{DETAIL_SHEET}、{BOARD_SHEET}、{RESULTS_SHEET}和{CHART_SHEET}），请点击“下载汇总表”，保存后使用。"]
     else:
         _write_summary(book, report, result)
-        lines += ["汇总数字已写入本工作簿的三张统计表（合计由公式自动计算）和封面，全部问题写入“校验结果”页。",
-                  "明细、报送情况和图表在下载的汇总表中；报送上级请用下载的汇总表，它记录了所汇总的单位和文件，上级汇总时据此防止重复计算。"]
+        lines += [f"汇总数字已写入本工作簿的三张统计表（合计由公式自动计算）和封面，全部问题写入“{RESULTS_SHEET}”页。",
+                  f"{DETAIL_SHEET}、{BOARD_SHEET}和{CHART_SHEET}在下载的汇总表中；报送上级请用下载的汇总表，它记录了所汇总的单位和文件，上级汇总时据此防止重复计算。"]
     message = "\n".join(lines)
     offer(book, client, Offer("summary", "汇总", message, download_path(token), target.name, "下载汇总表",
                               draft_text(result.summary), figures(result)))
     return Outcome(message)
 
 
-__all__ = ["OFFER", "Inputs", "Offer", "blank_template", "consolidate_units", "download_path", "export_pdf", "figures", "offer",
-           "options_for", "pdf_filename", "public_url", "sort_batch", "transfers", "typed", "write_cells"]
+__all__ = ["ASK_DRAFT", "OFFER", "Inputs", "Offer", "blank_template", "consolidate_units", "download_path",
+           "draft_apply", "draft_overview", "export_pdf", "figures", "offer", "overview_label",
+           "options_for", "pdf_filename", "public_url", "sort_batch", "transfers", "write_cells"]

@@ -40,15 +40,32 @@ def clear_marks() -> xlcore.Outcome:
     return xlcore.clear_marks(xw.Book.caller())
 
 
-def export_pdf() -> None:
-    """导出PDF：把已保存的工作簿的三张表导出为同一文件夹下的 PDF。
+def draft() -> xlcore.Outcome:
+    """生成数据段落：按表格数字生成“一、总体情况”的数据段落；已有其他文字时只提示，不覆盖。"""
+    from . import buttons
+
+    return buttons.draft_overview(xw.Book.caller())
+
+
+def draft_apply() -> xlcore.Outcome:
+    """写入数据段落：把数据段落写入“一、总体情况”（原有文字保留）。"""
+    from . import buttons
+
+    return buttons.draft_apply(xw.Book.caller())
+
+
+def export_pdf() -> str:
+    """导出PDF：把已保存的工作簿的三张表导出为同一文件夹下的 PDF；返回所显示的提示。
 
     On the desktop the workbook is a file next to the user, so the export works on that file
     (as last saved — the message says so) and uses Excel's own PDF export where Excel runs.
+    Every way the export can fail ends in a Chinese alert, never a Python traceback in Excel.
     """
     from pathlib import Path
 
+    from workbook.errors import os_error_text
     from workbook.office import OfficeMissing
+    from workbook.read import ReadError
 
     from .export_data import ExportRefused
     from .export_pdf import export_pdf as export
@@ -56,10 +73,17 @@ def export_pdf() -> None:
     book = xw.Book.caller()
     source = Path(book.fullname)
     try:
-        out = export(source, source.with_suffix(".pdf"))
-        book.app.alert(f"已按最近一次保存的内容导出：{out}", title="导出PDF")
+        message = f"已按最近一次保存的内容导出：{export(source, source.with_suffix('.pdf'))}"
     except (ExportRefused, OfficeMissing) as exc:
-        book.app.alert(str(exc), title="导出PDF")
+        message = str(exc)
+    except ReadError as exc:
+        message = f"无法读取已保存的工作簿（{exc.reason}）。请先保存工作簿再导出。"
+    except OSError as exc:
+        message = f"无法写出 PDF：{os_error_text(exc)}。如果这个 PDF 正在阅读器中打开，请先关闭后重试。"
+    except (RuntimeError, ValueError) as exc:  # the conversion failed, or the output is the input
+        message = f"导出 PDF 没有成功：{exc}"
+    book.app.alert(message, title="导出PDF")
+    return message
 
 
-__all__ = ["clear_marks", "export_pdf", "fill_totals", "fill_zeros", "validate"]
+__all__ = ["clear_marks", "draft", "draft_apply", "export_pdf", "fill_totals", "fill_zeros", "validate"]

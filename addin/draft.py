@@ -16,6 +16,7 @@ make. The result is read back and compared before it replaces anything.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
@@ -24,6 +25,8 @@ from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
+from checks import validate_report
+from checks.findings import Finding
 from workbook.atomic import atomic_path
 from workbook.layout import a1, layout_for
 from workbook.read import read_report
@@ -104,6 +107,18 @@ def merge_overview(existing: str, paragraph: str) -> Merged:
             lines[i] = paragraph
             return Merged("\n".join(lines), paragraph, old)
     return Merged("\n".join([*lines, paragraph]), paragraph, None)
+
+
+def contradictions(report: Report, text: str) -> list[Finding]:
+    """What the text checks (numbers quoted, years named) would find with ``text`` as 一、总体情况.
+
+    The data paragraph agrees with the tables by construction, but the clerk's own sentences kept
+    around it may quote other numbers (or another year): both doors — ``nianbao draft`` and the
+    生成数据段落 button — say so, rather than let the merged text look settled."""
+    ed = report.edition
+    ids = {r.id for r in (*ed.rules_of("text_numbers"), *ed.rules_of("text_year"))}
+    after = dataclasses.replace(report, texts={**report.texts, TEXT_KEY: text})
+    return [f for f in validate_report(after) if f.rule in ids]
 
 
 # --- writing one text cell ------------------------------------------------------------------------
@@ -200,4 +215,4 @@ def write_overview(path_in: Path, path_out: Path, text: str) -> Path:
     return Path(path_out)
 
 
-__all__ = ["draft_text", "merge_overview", "Merged", "write_overview", "DraftError", "DATA_PARAGRAPH"]
+__all__ = ["DATA_PARAGRAPH", "DraftError", "Merged", "contradictions", "draft_text", "merge_overview", "write_overview"]

@@ -10,9 +10,10 @@ recomputed ones (``Report.with_totals``) are what is printed.
 
 The long format has one record per cover field, number cell and text part, with the official
 labels. CSV is UTF-8 with a BOM (so Excel opens the Chinese correctly) and every text field that
-starts with ``= + - @``, a tab or a carriage return gets a leading apostrophe, so that no cell can
-start a formula when the file is opened in a spreadsheet (numbers that we format ourselves, such as
-``-8`` in the signed 2019 column, are data and stay as they are).
+a spreadsheet would take for a formula gets a leading apostrophe (``addin.safety.neutralise``, the
+rule every door that writes text shares), so that no cell can start a formula when the file is
+opened (numbers that we format ourselves, such as ``-8`` in the signed 2019 column, are data and
+stay as they are).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from workbook.report import SCOPES, SOURCES, Report
 from workbook.spec import Edition
 from workbook.values import clean_text, format_number
 
+from .safety import neutralise
+
 NOTICE_LIMIT = 10
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = ("单位", "年度", "部分", "分组", "行", "列", "编号", "位置", "值")
 NUMERALS = "一二三四五六七八九十"
 
@@ -123,11 +125,6 @@ def prepare(source: Path | str | Report, force: bool = False) -> ExportData:
         raise ExportRefused(report, hard)
     values = report.numbers if hard else report.with_totals()
     return ExportData(report, findings, force, values)
-
-
-def neutralise(text: str) -> str:
-    """Text as a spreadsheet will show it but never run: a leading apostrophe before = + - @ tab CR."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def part_order(ed: Edition) -> list[tuple[str, str]]:

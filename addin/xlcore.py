@@ -27,7 +27,6 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import functools
-import io
 import json
 import logging
 import math
@@ -37,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec
 
-import xlsxwriter
 import xlwings as xw
 
 from checks import validate_report
@@ -46,6 +44,7 @@ from workbook import build
 from workbook.build import RESULTS_HEADER
 from workbook.layout import (
     META_SHEET,
+    NOTES_SHEET,
     RESULTS_SHEET,
     TEMPLATE_VERSION,
     a1,
@@ -58,6 +57,8 @@ from workbook.read import Grid, ReadError, report_from_grids
 from workbook.report import SOURCES, Report
 from workbook.values import Status, clean_text, format_number
 
+from .safety import cell_value
+
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 
@@ -68,7 +69,6 @@ DESKTOP = "desktop"
 SHOW_FINDINGS = "nbShowFindings"
 ASK_FILL_ZEROS = "nbFillZeros"
 WHITE = "#FFFFFF"
-_TEXT_STARTERS = ("=", "+", "@")
 _LISTED = 5
 _COVER_LAST_COL = 3  # the builder merges each cover field and text part up to column D
 
@@ -106,30 +106,11 @@ class Fills:
     derived: str
 
 
-def _hex(color: Any) -> str:
-    """``#RRGGBB`` from an xlsxwriter colour: a string in older versions, a ``Color`` in 3.3+."""
-    if hasattr(color, "_rgb_hex_value"):
-        return "#" + color._rgb_hex_value().upper()
-    return "#" + str(color).lstrip("#").upper()
-
-
 @functools.cache
 def template_fills() -> Fills:
-    """The fills the template builder uses, so that marks and restored fills never drift from
-    the template (marks are the red and yellow of its live checks).
-
-    ``workbook.build`` is asked for ``FILL_HARD``/``FILL_SOFT``/``FILL_DERIVED``; until it exports
-    them, they are read from the formats it builds (``_Formats``) on a throwaway workbook.
-    """
-    names = ("FILL_HARD", "FILL_SOFT", "FILL_DERIVED")
-    if all(hasattr(build, n) for n in names):
-        return Fills(*(_hex(getattr(build, n)) for n in names))
-    wb = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
-    try:
-        fmt = build._Formats(wb)
-        return Fills(_hex(fmt.red.bg_color), _hex(fmt.yellow.bg_color), _hex(fmt.derived.bg_color))
-    finally:
-        wb.close()
+    """The fills the template builder uses (``#RRGGBB``), so that marks and restored fills never
+    drift from the template: marks are the red and yellow of its live checks."""
+    return Fills(*("#" + colour.lstrip("#").upper() for colour in (build.FILL_HARD, build.FILL_SOFT, build.FILL_DERIVED)))
 
 
 @dataclass(frozen=True)
@@ -188,21 +169,28 @@ def _read(book: xw.Book) -> tuple[Report, _BookGrids]:
         raise NotTemplate(f"“{book.name}”不是政府信息公开工作年度报告模板：{exc.reason}") from None
 
 
+#: The _meta row in which the builder records how the sheets are protected: the allowed actions
+#: (xlsxwriter's option names) joined by commas, or ``PROTECTION_OFF`` for unprotected sheets.
+PROTECTION_ROW = "protection"
+PROTECTION_OFF = "off"
+
+
 def notes_allowed(grids: Any) -> bool:
     """Whether notes can be put on the report's (protected) sheets.
 
     Excel refuses a note on a protected sheet unless its protection lets users edit objects, and
-    no client can tell us how a sheet is protected. So notes are used only when the template
-    builder says its protection allows objects (``build.PROTECTION_OPTIONS["objects"]``) and the
-    workbook was built by this builder's template version (older templates did not allow it).
+    no client can tell us how a sheet is protected — so the workbook says it: the builder records
+    its protection in _meta (``PROTECTION_ROW``). A workbook of this template version written
+    before that row existed was protected with the builder's ``PROTECTION_OPTIONS``; older
+    templates, and files that are not ours, did not allow objects.
     """
-    if not (getattr(build, "PROTECTION_OPTIONS", None) or {}).get("objects"):
-        return False
     if META_SHEET not in grids.sheet_names:
         return False
-    rows = grids.grid(META_SHEET)
-    version = next((row[1] for row in rows if len(row) > 1 and row[0] == "template_version"), None)
-    return clean_text(version) == TEMPLATE_VERSION
+    meta = {clean_text(row[0]): clean_text(row[1]) for row in grids.grid(META_SHEET) if len(row) > 1}
+    if PROTECTION_ROW in meta:
+        allowed = meta[PROTECTION_ROW]
+        return allowed == PROTECTION_OFF or "objects" in allowed.split(",")
+    return meta.get("template_version") == TEMPLATE_VERSION and bool(build.PROTECTION_OPTIONS.get("objects"))
 
 
 def spots(report: Report) -> dict[tuple[str, str], Spot]:
@@ -332,16 +320,20 @@ def _notes(book: xw.Book, report: Report, findings: list[Finding]) -> None:
             note.delete()
 
 
-def _text(value: Any) -> Any:
-    """A value Excel stores as typed: text that would start a formula keeps an apostrophe."""
-    return "'" + value if isinstance(value, str) and value.startswith(_TEXT_STARTERS) else value
-
-
-_RESULT_FIELDS = {
-    "严重程度": lambda f: SEVERITY_LABEL[f.severity], "规则": lambda f: f.rule, "位置": lambda f: f.location,
-    "行": lambda f: f.row, "列": lambda f: f.column, "填写值": lambda f: f.found, "应为": lambda f: f.expected,
-    "问题说明": lambda f: f.message, "说明（保留提示的理由）": lambda f: f.explanation,
-}
+#: What each column of 校验结果 holds, in the order of the builder's ``RESULTS_HEADER`` (the builder
+#: writes the header row, we the rows below it). Keyed by position, not by header text, so that a
+#: reworded header keeps its column; a column added or dropped there stops the import here
+#: instead of leaving a column blank.
+RESULT_COLUMNS: tuple[tuple[str, Callable[[Finding], Any]], ...] = (
+    ("severity", lambda f: SEVERITY_LABEL[f.severity]), ("rule", lambda f: f.rule),
+    ("location", lambda f: f.location), ("row", lambda f: f.row), ("column", lambda f: f.column),
+    ("found", lambda f: f.found), ("expected", lambda f: f.expected), ("message", lambda f: f.message),
+    ("explanation", lambda f: f.explanation),
+)
+if len(RESULT_COLUMNS) != len(RESULTS_HEADER):  # pragma: no cover - a build.py change not followed here
+    raise RuntimeError(f"校验结果 has {len(RESULTS_HEADER)} columns in workbook.build but {len(RESULT_COLUMNS)} in addin.xlcore")
+#: 0-based column of the finding's location, which links to the cell.
+LOCATION_COLUMN = [key for key, _ in RESULT_COLUMNS].index("location")
 
 
 def _results(book: xw.Book, client: Client, findings: list[Finding]) -> bool:
@@ -355,7 +347,7 @@ def _results(book: xw.Book, client: Client, findings: list[Finding]) -> bool:
         sheet.range((2, 1), (last, width)).clear()
     if not findings:
         return True
-    rows = [[_text(_RESULT_FIELDS.get(h, lambda f: "")(f)) for h in RESULTS_HEADER] for f in findings]
+    rows = [[cell_value(get(f)) for _, get in RESULT_COLUMNS] for f in findings]
     sheet.range((2, 1)).value = rows
     fills = template_fills()
     n_hard = sum(f.severity == "hard" for f in findings)  # findings come sorted, hard first
@@ -363,8 +355,8 @@ def _results(book: xw.Book, client: Client, findings: list[Finding]) -> bool:
         sheet.range((2, 1), (1 + n_hard, 1)).color = fills.hard
     if n_hard < len(findings):
         sheet.range((2 + n_hard, 1), (1 + len(findings), 1)).color = fills.soft
-    if client.links and "位置" in RESULTS_HEADER:
-        col = RESULTS_HEADER.index("位置") + 1
+    if client.links:
+        col = LOCATION_COLUMN + 1
         for i, f in enumerate(findings):
             target = f"#{quote_sheet(f.sheet)}!{_first(f)}"
             sheet.range((2 + i, col)).add_hyperlink(target, f.location, "定位到该单元格")
@@ -396,7 +388,7 @@ def _taskpane(book: xw.Book, client: Client, report: Report | None, result: File
     if not client.taskpane:
         return
     findings = result.findings if result else []
-    col = col_letter(RESULTS_HEADER.index("位置")) if "位置" in RESULTS_HEADER else None
+    col = col_letter(LOCATION_COLUMN)
     data = {
         "unit": report.unit if report else "",
         "verdict": note,
@@ -457,10 +449,10 @@ def validate(book: xw.Book, client: Client) -> Outcome:
     if result.hard:
         lines.append("红色单元格是错误，必须改正。")
     if result.soft:
-        lines.append("黄色单元格是提示：请核实；确需保留的，在“说明”页写明理由。")
+        lines.append(f"黄色单元格是提示：请核实；确需保留的，在“{NOTES_SHEET}”页写明理由。")
     if findings:
-        lines.append("每处问题都列在“校验结果”页，点击位置可跳到单元格。" if listed else
-                     "（本工作簿没有“校验结果”页，无法列出明细，请改用新模板。）")
+        lines.append(f"每处问题都列在“{RESULTS_SHEET}”页，点击位置可跳到单元格。" if listed else
+                     f"（本工作簿没有“{RESULTS_SHEET}”页，无法列出明细，请改用新模板。）")
     message = "\n".join(lines)
     _taskpane(book, client, report, result, verdict)
     alert(book, client, message, f"{TITLE} · 校验")
@@ -553,7 +545,7 @@ def clear_marks(book: xw.Book, client: Client) -> Outcome:
     if client.notes and notes_allowed(grids):
         _notes(book, report, [])
     _results(book, client, [])
-    message = "已清除校验标记：单元格恢复了模板原来的底色，“校验结果”页已清空。"
+    message = f"已清除校验标记：单元格恢复了模板原来的底色，“{RESULTS_SHEET}”页已清空。"
     if not client.clear_fill:
         message += "（此客户端不能清除填充色，原来无底色的单元格改为白色。）"
     _taskpane(book, client, report, None, "标记已清除")

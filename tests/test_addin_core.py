@@ -9,6 +9,7 @@ import copy
 import functools
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ import xlwings as xw
 from addin import desktop, xlcore
 from addin.actions import apply_actions, unsupported_actions
 from addin.payload import build_payload
-from workbook import build
-from workbook.build import write_report, write_template
-from workbook.layout import layout_for
+from addin.safety import FORMULA_STARTS, cell_value, is_formula_like, neutralise
+from checks.findings import Finding
+from workbook.build import PROTECTION_OPTIONS, BuildOptions, write_report, write_template
+from workbook.layout import RESULTS_SHEET, layout_for
+from workbook.read import read_report
 from workbook.samples import county_units, fake_report
 
 CLIENTS = ["VBA", "Office.js"]
@@ -42,6 +45,18 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     plain.save(root / "plain.xlsx")
     return {"messy": write_report(messy, root / "messy.xlsx"), "clean": write_report(clean, root / "clean.xlsx"),
             "plain": root / "plain.xlsx", "seed": SEED}
+
+
+@pytest.fixture(scope="module")
+def protections(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The messy report as real templates protected three ways: the builder's default (users may
+    edit objects), protected without that permission (Excel then refuses notes), unprotected."""
+    root = tmp_path_factory.mktemp("protection")
+    report = read_report(files["messy"])
+    no_objects = BuildOptions(protection={**PROTECTION_OPTIONS, "objects": False})
+    return {"default": files["messy"],
+            "locked_objects": write_report(report, root / "locked_objects.xlsx", no_objects),
+            "unprotected": write_report(report, root / "unprotected.xlsx", BuildOptions(protect=False))}
 
 
 @functools.cache
@@ -98,19 +113,23 @@ def test_office_js_gets_the_extras_and_vba_degrades(files: dict[str, Path]) -> N
     v_funcs = {a["func"] for a in actions_of(vba)}
     assert "runMacro" in o_funcs and "addHyperlink" not in o_funcs
     assert "addHyperlink" in v_funcs and not {"addNote", "runMacro"} & v_funcs
-    # notes only where the template's protection lets users edit objects (Excel refuses them otherwise)
-    from workbook import build
-    assert ("addNote" in o_funcs) == bool(build.PROTECTION_OPTIONS.get("objects"))
+    # notes only where the file's protection lets users edit objects (Excel refuses them otherwise)
+    objects_locked = openpyxl.load_workbook(files["messy"])["三、依申请公开"].protection.objects
+    assert ("addNote" in o_funcs) == (not objects_locked)
     o_colours = {a["args"][0] for a in actions_of(office) if a["func"] == "setRangeColor"}
     v_colours = {a["args"][0] for a in actions_of(vba) if a["func"] == "setRangeColor"}
     assert None in o_colours and None not in v_colours and xlcore.WHITE in v_colours
 
 
-def test_notes_when_the_template_lets_users_edit_objects(files: dict[str, Path], tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Office.js puts each finding's messages in a note on its cell, and 清除标记 takes them away;
-    only for templates whose protection allows notes (the builder's PROTECTION_OPTIONS)."""
-    monkeypatch.setattr(build, "PROTECTION_OPTIONS", {"objects": True}, raising=False)
+def test_notes_when_the_template_lets_users_edit_objects(files: dict[str, Path], protections: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    """Office.js puts each finding's messages in a note on its cell, and 清除标记 takes them away —
+    on real templates whose protection lets users edit objects (the default) or that are not
+    protected; never on a template protected without that permission."""
+    ws_protection = {name: openpyxl.load_workbook(path)["三、依申请公开"].protection for name, path in protections.items()}
+    assert ws_protection["default"].sheet and not ws_protection["default"].objects
+    assert ws_protection["locked_objects"].sheet and ws_protection["locked_objects"].objects
+    assert not ws_protection["unprotected"].sheet
     book = book_for(files["messy"], "Office.js")
     outcome = xlcore.validate(book)
     out = tmp_path / "notes.xlsx"
@@ -126,10 +145,13 @@ def test_notes_when_the_template_lets_users_edit_objects(files: dict[str, Path],
     cleared = xw.Book(json=payload)
     xlcore.clear_marks(cleared)
     assert sum(a["func"] == "deleteNote" for a in actions_of(cleared)) == len(noted)
-    monkeypatch.setattr(build, "PROTECTION_OPTIONS", {"objects": False}, raising=False)
-    other = book_for(files["messy"], "Office.js")
-    xlcore.validate(other)
-    assert not any(a["func"] == "addNote" for a in actions_of(other))
+    locked = book_for(protections["locked_objects"], "Office.js")
+    xlcore.validate(locked)
+    assert not any(a["func"] == "addNote" for a in actions_of(locked))
+    assert any(a["func"] == "setRangeColor" for a in actions_of(locked))  # the marks themselves still come
+    unprotected = book_for(protections["unprotected"], "Office.js")
+    xlcore.validate(unprotected)
+    assert any(a["func"] == "addNote" for a in actions_of(unprotected))
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -250,3 +272,75 @@ def test_desktop_door_hands_the_calling_book_to_the_core(files: dict[str, Path],
     outcome = desktop.validate()
     assert outcome.result is not None and outcome.result.hard
     assert any(a["func"] == "addHyperlink" for a in actions_of(book))
+
+
+# ------------------------------------------------------------------------------------------
+# Text that would run as a formula: one rule (addin.safety), applied at every door
+# ------------------------------------------------------------------------------------------
+
+def test_one_rule_for_text_that_a_spreadsheet_would_run() -> None:
+    assert set(FORMULA_STARTS) == {"=", "+", "-", "@", "\t", "\r"}
+    for start in FORMULA_STARTS:
+        text = start + "SUM(A1)"
+        assert is_formula_like(text)
+        assert neutralise(text) == "'" + text and cell_value(text) == "'" + text
+    for number in (-8, -8.0, 8.5, 0):  # numbers are data, never text to neutralise
+        assert not is_formula_like(number) and neutralise(number) == number
+    assert cell_value(-8.0) == -8 and isinstance(cell_value(-8.0), int) and cell_value(-8.5) == -8.5
+    assert neutralise("青禾县") == "青禾县" == cell_value("青禾县") and neutralise("") == "" == cell_value("")
+    for converted in ("0012", "1.5", "2026年1月", "(5)", "TRUE", "'引号"):  # Excel would change these when set
+        assert cell_value(converted) == "'" + converted and neutralise(converted) == converted
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_results_rows_keep_formula_like_text_as_text(files: dict[str, Path], tmp_path: Path, client: str) -> None:
+    """The 校验结果 door: every text column of a finding that starts like a formula is written
+    with the text flag, and every column of the builder's header gets its value."""
+    risky = [start + "1+1" for start in FORMULA_STARTS]
+    findings = [Finding("R0.1", "soft", "封面", "B3", f"行{i}", f"列{i}", found=text, expected=text, message=text,
+                        explanation=text) for i, text in enumerate(risky)]
+    book = book_for(files["clean"], client)
+    assert xlcore._results(book, xlcore.client_of(book), findings)
+    written = [v for a in actions_of(book) if a["func"] == "setValues" for row in a["values"] for v in row]
+    for text in risky:
+        assert written.count("'" + text) == 4 and text not in written
+    out = tmp_path / "results.xlsx"
+    apply_actions(files["clean"], actions_of(book), out, client=client)
+    ws = openpyxl.load_workbook(out)[RESULTS_SHEET]
+    header = [c.value for c in ws[1] if c.value is not None]
+    rows = [list(r)[:len(header)] for r in ws.iter_rows(min_row=2, max_row=1 + len(findings))]
+    assert len(rows) == len(findings)
+    for f, row in zip(findings, rows, strict=True):
+        assert all(c.value not in (None, "") for c in row), "a column of 校验结果 was left blank"
+        risky_cells = [c for c in row if isinstance(c.value, str) and c.value.strip() in f.found.strip()]
+        assert len(risky_cells) == 4 and all(c.quotePrefix and c.data_type == "s" for c in risky_cells)
+    by_header = dict(zip(header, rows[0], strict=True))
+    assert by_header["规则"].value == "R0.1" and by_header["位置"].value == "封面!B3"
+
+
+def test_desktop_export_pdf_answers_every_failure_in_chinese(files: dict[str, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desktop door exports the saved file beside it: a workbook with errors, a damaged file and
+    an output it cannot write each end in a Chinese alert (never a traceback in Excel)."""
+    monkeypatch.chdir(tmp_path)
+
+    def click(source: Path) -> tuple[str, list[list[Any]]]:
+        book = book_for(source, "VBA")  # a remote book stands in for the calling one; its name is the file
+        monkeypatch.setattr(xw.Book, "caller", classmethod(lambda cls: book))
+        return desktop.export_pdf(), alerts(actions_of(book))
+
+    name = Path(book_for(SEED, "VBA").fullname)
+    shutil.copyfile(SEED, tmp_path / name)
+    message, shown = click(SEED)
+    assert "R3.1" in message and "--force" in message and [a[0] for a in shown] == [message]
+    (tmp_path / name).write_bytes(b"PK\x03\x04 damaged")
+    message, shown = click(SEED)
+    assert message.startswith("无法读取已保存的工作簿") and "损坏" in message and [a[0] for a in shown] == [message]
+    assert not (tmp_path / name).with_suffix(".pdf").exists()
+    if shutil.which("soffice") is None:
+        return  # the last case needs a real PDF conversion
+    clean = Path(book_for(files["clean"], "VBA").fullname)
+    shutil.copyfile(files["clean"], tmp_path / clean)
+    (tmp_path / clean).with_suffix(".pdf").mkdir()  # where the PDF should go, something else is in the way
+    message, shown = click(files["clean"])
+    assert message.startswith("无法写出 PDF") and "Traceback" not in message and [a[0] for a in shown] == [message]

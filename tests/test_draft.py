@@ -17,7 +17,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin.draft import draft_text, merge_overview, write_overview
+from addin.draft import contradictions, draft_text, merge_overview, write_overview
 from checks import validate_report
 from workbook.build import BuildOptions, write_report
 from workbook.layout import layout_for
@@ -181,3 +181,16 @@ def test_libreoffice_opens_the_written_workbook(soffice: str, tmp_path: Path) ->
     again = write_overview(saved, tmp_path / "再写入.xlsx", "第二段。")
     assert openpyxl.load_workbook(again, data_only=True)["封面"]["A14"].value == "第二段。"
     assert cells(again, "2021") == cells(UNIT, "2021")
+
+
+def test_contradictions_name_what_the_clerks_own_sentences_still_quote() -> None:
+    """Both doors (``nianbao draft`` and the 生成数据段落 button) warn about the clerk's sentences that
+    the data paragraph cannot fix: a wrong number quoted elsewhere, or another year."""
+    report = read_report(UNIT)
+    f = expected_figures(UNIT, "2021")
+    wrong = f"全年共收到政府信息公开申请{f['new'] + 7}件。"
+    merged = merge_overview(wrong + "\n" + OLD_PARAGRAPH, draft_text(report))
+    left = contradictions(report, merged.text)
+    assert [x.rule for x in left] == ["R3.7"] and f"{f['new'] + 7}件" in left[0].message
+    assert contradictions(report, merge_overview("全年工作情况良好。", draft_text(report)).text) == []
+    assert [x.rule for x in contradictions(report, "2019年，工作情况良好。\n" + draft_text(report))] == ["T0.1"]

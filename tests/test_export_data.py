@@ -132,3 +132,26 @@ def test_cli_export_bad_format_and_unreadable_file(cli: Any, tmp_path: Path) -> 
     broken.write_bytes(b"PK\x03\x04 not really")
     proc = cli(["export", str(broken), "--to", "docx"], tmp_path)
     assert proc.returncode == 2 and "无法读取" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("start", RISKY)
+def test_every_formula_start_is_neutralised_in_csv_but_numbers_stay_numbers(start: str) -> None:
+    """The CSV door, fed directly (the reader would strip a leading tab or CR from a file's cells):
+    each of = + - @ tab CR at the start of a text gets the apostrophe; the signed 2019 column's
+    negative number is written as the number it is."""
+    from addin.export_data import prepare, to_csv
+
+    seed = read_report(SEED)
+    cid = "part2.a5.licensing.change"
+    risky = start + "SUM(A1:A9)"
+    report = dataclasses.replace(seed, cover={**seed.cover, "unit_name": risky, "phone": risky},
+                                 texts={**seed.texts, "problems": risky}, raw={**seed.raw, cid: -8.0})
+    rows = list(csv.reader(io.StringIO(to_csv(prepare(report, force=True)), newline="")))
+    header = rows.index(["单位", "年度", "部分", "分组", "行", "列", "编号", "位置", "值"])
+    by_id = {r[6]: r for r in rows[header + 1:]}
+    assert by_id["cover.phone"][8] == "'" + risky and by_id["text.problems"][8] == "'" + risky
+    assert all(r[0] == "'" + risky for r in rows[header + 1:])  # the unit column of every row
+    assert by_id[cid][8] == "-8"
+    for r in rows:
+        for field in r:
+            assert not field.startswith(RISKY) or re.fullmatch(r"-\d+(\.\d+)?", field), field

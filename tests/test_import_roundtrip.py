@@ -11,12 +11,11 @@ from typing import Callable
 
 import pytest
 
+from addin import export_doc
 from workbook.build import write_report
 from workbook.published import import_report
 from workbook.read import read_report
 from workbook.samples import county_units, fake_report
-
-export_doc = pytest.importorskip("addin.export_doc", reason="导出模块尚未完成")
 
 CASES = [(2020, 0, 1), (2026, 3, 3), (2026, 12, 5)]
 

@@ -12,7 +12,8 @@ import datetime
 import io
 import re
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,6 +57,9 @@ class BuildOptions:
     derived: str = "formula"
     password: str = DEFAULT_PASSWORD
     protect: bool = True
+    #: What users may still do on the protected sheets (xlsxwriter's ``protect()`` options); the
+    #: choice is recorded in _meta (``protection``), where the add-in looks before adding notes.
+    protection: Mapping[str, bool] = field(default_factory=lambda: dict(PROTECTION_OPTIONS))
 
 
 def spreadsheet_numbers(report: Report) -> dict[str, float]:
@@ -113,7 +117,7 @@ class _Formats:
 
 def _protect(ws: Worksheet, opts: BuildOptions) -> None:
     if opts.protect:
-        ws.protect(opts.password, dict(PROTECTION_OPTIONS))
+        ws.protect(opts.password, dict(opts.protection))
 
 
 def _print_setup(ws: Worksheet, tl: TableLayout | None, last_row: int, last_col: int) -> None:
@@ -337,6 +341,7 @@ def _write_meta(ws: Worksheet, lay: Layout, report: Report, opts: BuildOptions) 
     rows: list[tuple[str, str]] = [
         ("generator", GENERATOR), ("edition", lay.edition.key), ("template_version", TEMPLATE_VERSION),
         ("source", report.source), ("scope", report.scope),
+        ("protection", ",".join(k for k, v in opts.protection.items() if v) if opts.protect else "off"),
     ]
     rows += [("member", f"{m.code}\t{m.name}\t{m.sha256}") for m in report.members]
     for i, (k, v) in enumerate(rows):

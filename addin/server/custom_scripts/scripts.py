@@ -1,6 +1,6 @@
 """xlwings Server scripts: ``POST /xlwings/custom-scripts-call/{name}`` runs the one named here.
 
-Each is a one-line door onto ``addin.xlcore``, which holds all the logic, so the desktop door
+Each is a one-line door onto ``addin.xlcore`` or ``addin.buttons``, which hold all the logic, so the desktop door
 (``addin.desktop``) and this server door behave the same. The names are the URLs: the Office.js
 ribbon and task pane call them through xlwings' ``runPython``, and the VBA macros of the
 deployment guide call ``RunServerPython "https://…/xlwings/custom-scripts-call/validate"``.
@@ -40,6 +40,18 @@ def fill_zeros(book: xw.Book) -> None:
 def clear_marks(book: xw.Book) -> None:
     """清除标记：恢复模板原来的底色，清空“校验结果”页。"""
     xlcore.clear_marks(book)
+
+
+@script
+def draft(book: xw.Book) -> None:
+    """生成数据段落：按表格数字生成“一、总体情况”的数据段落；已有文字时先询问（Office.js）或说明怎样写入。"""
+    buttons.draft_overview(book)
+
+
+@script
+def draft_apply(book: xw.Book) -> None:
+    """写入数据段落：把数据段落写入“一、总体情况”（替换原有的数据段落，或添加在原有文字之后）。"""
+    buttons.draft_apply(book)
 
 
 # 导出PDF and 汇总 take seconds (LibreOffice, reading the units' files): they run in a thread, so

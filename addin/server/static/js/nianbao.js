@@ -3,8 +3,9 @@
 //
 // The server's answer to 校验 ends with a runMacro action ("nbShowFindings", JSON), which the
 // xlwings client dispatches to globalThis.callbacks; 计算合计 may end with a yes/no alert whose
-// answer goes to "nbFillZeros"; 导出PDF and 汇总 end with "nbOffer" (a download link and what
-// to say about it). All are registered here. Everything shown is Chinese.
+// answer goes to "nbFillZeros", and 生成数据段落 (when 一、总体情况 already holds text) with one
+// whose answer goes to "nbDraftOverview"; 导出PDF and 汇总 end with "nbOffer" (a download link
+// and what to say about it). All are registered here. Everything shown is Chinese.
 (function () {
   "use strict";
 
@@ -96,10 +97,23 @@
     }
   }
 
+  // A script run on the clerk's answer, with the add-in's authentication like the buttons.
+  async function runScript(scriptName) {
+    const auth = await authOf();
+    await globalThis.xlwings.runPython({
+      scriptName: scriptName,
+      auth: auth.token,
+      headers: { "Auth-Provider": auth.provider },
+    });
+  }
+
   async function nbFillZeros(answer) {
-    if (answer === "yes") {
-      await globalThis.xlwings.runPython({ scriptName: "fill_zeros" });
-    }
+    if (answer === "yes") await runScript("fill_zeros");
+  }
+
+  // 生成数据段落 asked before changing the clerk's text of 一、总体情况: only a yes writes it.
+  async function nbDraftOverview(answer) {
+    if (answer === "yes") await runScript("draft_apply");
   }
 
   // The server's routes live below the app path (config.appPath, from the base page).
@@ -230,6 +244,7 @@
     globalThis.callbacks = globalThis.callbacks || {};
     globalThis.callbacks.nbShowFindings = nbShowFindings;
     globalThis.callbacks.nbFillZeros = nbFillZeros;
+    globalThis.callbacks.nbDraftOverview = nbDraftOverview;
     globalThis.callbacks.nbOffer = nbOffer;
     const button = document.getElementById("nb-consolidate");
     if (button && !button.dataset.nbBound) {

@@ -8,6 +8,7 @@
     nbFillTotals: "fill_totals",
     nbClearMarks: "clear_marks",
     nbExportPdf: "export_pdf",
+    nbDraft: "draft",
   };
 
   async function run(scriptName, event) {

@@ -1,0 +1,66 @@
+"""Text that a spreadsheet must show, never run: the one rule every door that writes text uses.
+
+A cell whose text starts with ``=``, ``+``, ``-`` or ``@`` is taken for a formula by Excel, WPS and
+LibreOffice — when typed, when set as a value by an add-in, and when a CSV file is opened — and a
+leading tab or carriage return hides such a start from a casual look (the OWASP list for “CSV
+injection”). Clerks' texts (a unit name, the narrative of 一、总体情况, a typed “-” or “/”) reach
+three doors: the 校验结果 rows (``addin.xlcore``), the cells the 汇总 and 生成数据段落 buttons write
+(``addin.buttons``) and the CSV export (``addin.export_data``). Each door asks this module, so they
+cannot disagree about which texts are dangerous.
+
+Only text is neutralised. A number is data: the signed 2019 column's ``-8`` is written as the
+number it is, and a number we format ourselves for a CSV stays as it is.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Final, TypeVar
+
+#: What makes a spreadsheet read text as a formula (or hide that it would).
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+#: Marks a cell's text as text; Excel and LibreOffice show the text without it.
+TEXT_PREFIX: Final = "'"
+#: Text that Excel turns into a number, a date or a time when it is set as a cell's value.
+_CONVERTED = re.compile(r"[\d.'($¥￥€£]")
+_BOOLEANS: Final = frozenset({"TRUE", "FALSE"})
+
+T = TypeVar("T")
+
+
+def is_formula_like(value: object) -> bool:
+    """True for text that a spreadsheet would take for a formula; False for anything else,
+    numbers included."""
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def neutralise(value: T) -> T:
+    """``value`` with a leading apostrophe when it is formula-like text; anything else unchanged.
+
+    For files (CSV): a spreadsheet opening the file shows the text after the apostrophe. Excel
+    and LibreOffice read the apostrophe of a CSV field as part of the text, which is the point:
+    the field can never run."""
+    if is_formula_like(value):
+        return TEXT_PREFIX + value  # type: ignore[operator, return-value]
+    return value
+
+
+def cell_value(value: Any) -> Any:
+    """A value to set in an Excel cell through an add-in, so that the cell holds what was meant.
+
+    Setting a value is typing it: beyond formulas, Excel turns “0012” into 12, “1.5” into a number,
+    “2026年1月” into a date, “(5)” into -5 and “TRUE” into a boolean. Such text, and formula-like text, gets a
+    leading apostrophe, which Excel stores as the cell's “text” flag (it is not part of the
+    value). Integral floats go as ints (Excel shows 3, not 3.0); other values are unchanged.
+    """
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if not isinstance(value, str) or not value:
+        return value
+    if is_formula_like(value) or _CONVERTED.match(value) or value.strip().upper() in _BOOLEANS:
+        return TEXT_PREFIX + value
+    return value
+
+
+__all__ = ["FORMULA_STARTS", "TEXT_PREFIX", "cell_value", "is_formula_like", "neutralise"]
