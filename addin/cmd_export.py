@@ -16,6 +16,7 @@ from checks import validate_report
 from checks.findings import FileResult
 from workbook.office import OfficeMissing
 from workbook.read import ReadError, read_report
+from workbook.spec import CURRENT_EDITION, load_edition
 
 from .cli import app, console, err, fail
 from .draft import DraftError, draft_text, merge_overview, write_overview
@@ -26,6 +27,7 @@ from .terminal import print_results
 
 FORMATS = ("pdf", "html", "docx", "csv", "json")
 DRAFT_SUFFIX = "-总体情况"
+TEXT_RULE_KINDS = ("text_numbers", "text_year")
 
 
 def _export_one(fmt: str, path: Path, out: Path, force: bool) -> list[Path]:
@@ -93,7 +95,12 @@ def _confirm(action: str, yes: bool) -> None:
         fail("已取消，未做任何修改。", 1)
 
 
-@app.command()
+def _overview_label() -> str:
+    """The printed label of the text part the draft writes (“一、总体情况”)."""
+    return next(t.label for t in load_edition(CURRENT_EDITION).texts if t.key == "overview")
+
+
+@app.command(help=f"按表格数字生成“{_overview_label()}”的数据段落，写入工作簿（保留原有文字，只替换或添加这一段）。")
 def draft(
     workbook: Path = typer.Argument(..., help="年报工作簿"),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
@@ -101,7 +108,7 @@ def draft(
     yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接覆盖已有文件"),
     force: bool = typer.Option(False, "--force", help="表格有错误也生成（数字按重新计算的合计）"),
 ) -> None:
-    """按表格数字生成“一、总体情况”的数据段落，写入工作簿（保留原有文字，只替换或添加这一段）。"""
+    """Write the overview's data paragraph, drafted from the tables, into the workbook."""
     try:
         report = read_report(workbook)
     except ReadError as exc:
@@ -111,18 +118,19 @@ def draft(
         print_results(console, [FileResult(str(workbook), report.unit, report.year, report.edition_key, hard)])
         fail(f"表格有 {len(hard)} 处错误（{rule_list(hard)}），数字不平，先改正再生成；确需生成请加 --force。", 1)
     paragraph = draft_text(report)
+    part = next(t.label for t in report.edition.texts if t.key == "overview")
     merged = merge_overview(report.texts.get("overview", ""), paragraph)
     target = output or workbook.with_name(f"{workbook.stem}{DRAFT_SUFFIX}{workbook.suffix}")
     in_place = target.exists() and target.resolve() == workbook.resolve()
     console.print("数据段落：")
     console.print(f"  {paragraph}", highlight=False)
     if merged.replaced is not None:
-        console.print("将替换“一、总体情况”中原有的数据段落：", highlight=False)
+        console.print(f"将替换“{part}”中原有的数据段落：", highlight=False)
         console.print(f"  原：{merged.replaced}", highlight=False)
     elif report.texts.get("overview", "").strip():
-        console.print("将添加在“一、总体情况”原有文字之后（原有文字不变）。")
+        console.print(f"将添加在“{part}”原有文字之后（原有文字不变）。", highlight=False)
     if in_place and not merged.changed:
-        console.print("“一、总体情况”中的数据段落已与表格一致，无需修改。")
+        console.print(f"“{part}”中的数据段落已与表格一致，无需修改。", highlight=False)
         raise typer.Exit(0)
     if target.exists():
         _confirm(f"覆盖{'原工作簿' if in_place else '已有文件'} {target}", yes)
@@ -131,6 +139,8 @@ def draft(
     except (DraftError, ReadError) as exc:
         fail(str(exc))
     console.print(f"已写入：{target}")
-    left = [f for f in validate_report(read_report(target)) if f.rule in {"R3.7", "T0.1"}]
+    # what the kept original text can still contradict: numbers quoted from the tables, years
+    text_rules = {r.id for kind in TEXT_RULE_KINDS for r in report.edition.rules_of(kind)}
+    left = [f for f in validate_report(read_report(target)) if f.rule in text_rules]
     for f in left:
         err.print(f"[yellow]提示：[/yellow]原有文字中{f.message}", highlight=False)

@@ -7,13 +7,31 @@ from typing import Optional
 
 import typer
 
+from checks.findings import SEVERITY_ACTION, SEVERITY_LABEL, render_known
+from checks.instances import constant_fields
+from checks.textual import rule_fields
 from workbook.atomic import write_text_atomic
 from workbook.livecheck import live_rule_ids
 from workbook.spec import EDITIONS, load_edition
 
 from .cli import app, console
 
-SEVERITY = {"hard": "错误（必须改正）", "soft": "提示（核实或说明）"}
+
+def severity(sev: str) -> str:
+    """“错误（必须改正）”: the severity and what it asks of the unit."""
+    return f"{SEVERITY_LABEL[sev]}（{SEVERITY_ACTION[sev]}）"
+
+
+def shown_message(rule_id: str, editions: list[str]) -> str:
+    """A rule's message template with the labels that are the same wherever it applies (in every
+    edition that has it) filled in from the spec; what varies stays a placeholder (“{found}”)."""
+    fields: dict[str, str] | None = None
+    for key in editions:
+        ed = load_edition(key)
+        rule = ed.rule(rule_id)
+        mine = {**rule_fields(ed, rule), **constant_fields(ed, rule_id)}
+        fields = mine if fields is None else {k: v for k, v in fields.items() if mine.get(k) == v}
+    return render_known(load_edition(editions[0]).rule(rule_id).message, fields or {})
 
 
 def rules_markdown() -> str:
@@ -33,7 +51,8 @@ def rules_markdown() -> str:
             done.add(rule.id)
             live = "是" if any(rule.id in live_rule_ids(k) for k in seen[rule.id]) else "否"
             editions = "、".join(f"{k} 版" for k in seen[rule.id])
-            lines.append(f"| {rule.id} | {SEVERITY[rule.severity]} | {rule.title} | {editions} | {live} | {rule.message} |")
+            lines.append(f"| {rule.id} | {severity(rule.severity)} | {rule.title} | {editions} | {live} "
+                         f"| {shown_message(rule.id, seen[rule.id])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -52,4 +71,4 @@ def rules(
     else:
         for key in EDITIONS:
             for rule in load_edition(key).rules:
-                console.print(f"{key} 版 {rule.id} [{'red' if rule.severity == 'hard' else 'yellow'}]{SEVERITY[rule.severity]}[/] {rule.title}")
+                console.print(f"{key} 版 {rule.id} [{'red' if rule.severity == 'hard' else 'yellow'}]{severity(rule.severity)}[/] {rule.title}")

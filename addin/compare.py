@@ -1,8 +1,8 @@
 """Compare a unit's report with its report of the year before.
 
 Every cell's change (largest first), the rows that appeared or vanished (and, across an edition
-change, the rows one edition has and the other has not), the cross-year rules — R3.5 in all
-seven columns, R2.2 — exactly as the checks state them (``checks.validate_report(this,
+change, the rows one edition has and the other has not), the cross-year rules — the carry-over
+in all seven columns, the stock of documents in force — exactly as the checks state them (``checks.validate_report(this,
 previous=last)``), and the rates an office is judged on. Totals are recomputed from the inputs
 on both sides, never taken from the stored totals. Several units at once (two folders) give one
 table of units × changes.
@@ -12,20 +12,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Sequence
 
 from checks import validate_report
 from checks.findings import Finding, render
-from checks.instances import display_labels, instances
+from checks.instances import display_labels, instance_fields, instances
 from workbook.layout import a1, layout_for
 from workbook.published.normalise import core, fold, split_numbering
 from workbook.report import Report
-from workbook.spec import Edition, cell_id
+from workbook.rulesets import Instance, every_place
+from workbook.spec import EDITIONS, Edition, Line, cell_id, load_edition
+from workbook.values import format_number
 
 from .audit import find_inputs, load
 
-CROSS_YEAR_KINDS = ("carry", "stock", "previous_unit")
+# The rates offices are judged on, named by the printed labels that define them (matched without
+# their numbering and remarks: “（二）部分公开（区分处理的…）” is 部分公开). Part 三: the share of
+# the rows under these labels in the total they are counted in; Part 四: the share of the columns
+# with this label in their group's total, one rate per top group (行政复议, 行政诉讼). The totals
+# are found from the spec's derived cells, never named here.
+OUTCOME_SHARES: tuple[tuple[str, ...], ...] = (("予以公开",), ("部分公开",), ("予以公开", "部分公开"), ("不予公开",))
+CORRECTED = "结果纠正"
+HEADLINE_SHARE = OUTCOME_SHARES.index(("予以公开", "部分公开"))  # the one rate the units table shows
 
 
 class LoadError(Exception):
@@ -149,8 +159,8 @@ def compare(last: Report, this: Report) -> Comparison:
             cmp.appeared.append(_row_label(ed_this, *key))
         elif before > 0 and now == 0:
             cmp.vanished.append(_row_label(ed_this, *key))
-    cmp.findings = [f for f in validate_report(this, previous=last)
-                    if _kind(ed_this, f.rule) in CROSS_YEAR_KINDS]
+    cross_year = cross_year_rules(ed_this)
+    cmp.findings = [f for f in validate_report(this, previous=last) if f.rule in cross_year]
     cmp.checks = _checks(cmp, a, b)
     cmp.rates = rates(ed_this, a, b)
     return cmp
@@ -160,43 +170,53 @@ def _kind(ed: Edition, rule: str) -> str:
     return next((r.kind for r in ed.rules if r.id == rule), "")
 
 
+def cross_year_rules(ed: Edition) -> tuple[str, ...]:
+    """The rules that compare a report with last year's: the table rules with last-year cells,
+    and the check that last year's report is the same unit's."""
+    table = [i.rule.id for i in instances(ed.key) if i.cross_year]
+    return tuple(dict.fromkeys([*table, *(r.id for r in ed.rules_of("previous_unit"))]))
+
+
+@cache
+def _cross_year_table_rules() -> tuple[str, ...]:
+    """Every edition's cross-year table rules (the units table has one column for each, so that
+    units of both editions line up)."""
+    ids = (i.rule.id for key in EDITIONS for i in instances(key) if i.cross_year)
+    return tuple(dict.fromkeys(ids))
+
+
+def _from_last(inst: Instance, a: dict[str, float], b: dict[str, float]) -> float | None:
+    """What last year's report implies at ``inst`` (None when last year lacks a cell it needs)."""
+    if any(c not in a for c in inst.previous):
+        return None
+    return sum(w * b[c] for c, w in inst.expected.items()) + sum(w * a[c] for c, w in inst.previous.items())
+
+
 def _checks(cmp: Comparison, a: dict[str, float], b: dict[str, float]) -> list[Check]:
-    """Every place R3.5 and R2.2 apply, with the verdict the checks gave (None = not applicable)."""
+    """Every place a cross-year table rule applies, with the verdict the checks gave (None = not
+    applicable) — including a derived 总计 the checks leave out, shown with the same words."""
     ed = cmp.this.edition
     lay = layout_for(ed.key)
     failed = {(f.rule, f.cell): f for f in cmp.findings}
     checked = {(i.rule.id, i.anchor) for i in instances(ed.key)}
     same_unit = not any(_kind(ed, f.rule) == "previous_unit" for f in cmp.findings)
     out: list[Check] = []
-    for rule in ed.rules:
-        if rule.kind not in ("carry", "stock"):
-            continue
-        table = ed.table(rule.get("table"))
-        block = table.block(rule.get("block")) if rule.get("block") else table.blocks[0]
-        lines = block.columns if rule.kind == "carry" else block.rows
-        for line in lines:
-            if rule.kind == "carry":
-                cid = cell_id(table.key, block.key, rule.get("row"), line.key)
-                prev = a.get(cell_id(table.key, block.key, rule.get("previous_row"), line.key))
-                label = f"{block.row(rule.get('row')).label} · {line.header}"
-            else:
-                cid = cell_id(table.key, block.key, line.key, rule.get("stock"))
-                before = a.get(cid)
-                plus, minus = (b[cell_id(table.key, block.key, line.key, rule.get(k))] for k in ("plus", "minus"))
-                prev = None if before is None else before + plus - minus
-                label = f"{line.label} · {block.column(rule.get('stock')).header}"
-            hit = failed.get((rule.id, a1(*lay.pos(cid))))
-            message = hit.message if hit else ""
-            if prev is None or not same_unit:
-                ok = None
-            elif (rule.id, cid) in checked:
-                ok = hit is None
-            else:  # a total the checks leave out (it repeats its columns): shown with the same words
-                ok = b[cid] == prev
-                if not ok:
-                    row, col = display_labels(ed.key, cid)
-                    message = render(rule.message, row=row, column=col, found=fmt(b[cid]), expected=fmt(prev))
-            out.append(Check(rule.id, label, b[cid], prev, ok, message))
+    for inst in (i for rule in ed.rules for i in every_place(ed, rule) if i.cross_year):
+        cid, rule = inst.anchor, inst.rule
+        found = sum(b[c] for c in inst.found)
+        prev = _from_last(inst, a, b)
+        hit = failed.get((rule.id, a1(*lay.pos(cid))))
+        message = hit.message if hit else ""
+        if prev is None or not same_unit:
+            ok = None
+        elif (rule.id, cid) in checked:
+            ok = hit is None
+        else:  # a total the checks leave out (it repeats its columns): shown with the same words
+            ok = found == prev
+            if not ok:
+                message = render(rule.message, **instance_fields(ed.key, inst), found=format_number(found),
+                                 expected=format_number(prev))
+        out.append(Check(rule.id, " · ".join(ed.labels(cid)), found, prev, ok, message))
     return out
 
 
@@ -206,38 +226,48 @@ def _share(v: dict[str, float], num: list[str], den: list[str]) -> float | None:
     return None if not d or math.isnan(d) or math.isnan(n) else n / d
 
 
+def _name(label: str) -> str:
+    return core(split_numbering(label)[1])
+
+
+def _line_total(ed: Edition, cells: list[str]) -> str:
+    """The cell that stands for a row or column: its derived total if it has one, else its cell."""
+    return next((c for c in cells if ed.cell(c).role == "derived"), cells[0])
+
+
+def _whole(ed: Edition, cid: str) -> str:
+    """The derived cell ``cid`` is counted in (its first, in the spec's order)."""
+    return next(c.id for c in ed.derived_cells if cid in c.items)
+
+
+@cache
+def rate_cells(edition_key: str) -> tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...]:
+    """(name, base, numerator cells, denominator cells) of every rate, from the spec's labels."""
+    ed = load_edition(edition_key)
+    out = []
+    p3 = ed.table("part3").blocks[0]
+    for names in OUTCOME_SHARES:
+        rows = [r for r in p3.rows if any(_name(x) in names for x in r.path)]
+        num = tuple(_line_total(ed, [cell_id("part3", p3.key, r.key, c.key) for c in p3.columns]) for r in rows)
+        den = tuple(dict.fromkeys(_whole(ed, c) for c in num))
+        row, col = ed.labels(den[0]) if den else ("", "")
+        out.append(("和".join(names) + "占比", f"{row}（{col}列）", num, den))
+    p4 = ed.table("part4").blocks[0]
+    groups: dict[str, list[Line]] = {}
+    for col in p4.columns:
+        if _name(col.label) == CORRECTED:
+            groups.setdefault(col.path[0], []).append(col)
+    for group, cols in groups.items():
+        num = tuple(cell_id("part4", p4.key, p4.rows[0].key, c.key) for c in cols)
+        den = tuple(dict.fromkeys(_whole(ed, c) for c in num))
+        out.append((f"{group}{cols[0].label}占比", f"{group}{ed.labels(den[0])[1]}", num, den))
+    return tuple(out)
+
+
 def rates(ed: Edition, a: dict[str, float], b: dict[str, float]) -> list[Rate]:
     """The shares offices are judged on, named from the spec's labels."""
-    p3 = ed.table("part3").blocks[0]
-    p4 = ed.table("part4").blocks[0]
-    total = p3.row("total")
-
-    def name(label: str) -> str:
-        return core(split_numbering(label)[1])
-
-    def c3(row: str) -> str:
-        return cell_id("part3", p3.key, row, "total")
-
-    def c4(col: str) -> str:
-        return cell_id("part4", p4.key, "cases", col)
-
-    withheld_group = p3.row("withheld_secret").path[-2]
-    withheld = [r.key for r in p3.rows if len(r.path) > 2 and r.path[-2] == withheld_group]
-    base3 = f"{total.label}（{p3.column('total').label}列）"
-    review, corrected = p4.column("review_corrected").path
-    suit = p4.column("direct_corrected").path[0]
-    pub, par = name(p3.row("public").label), name(p3.row("partial").label)
-    specs = [
-        (f"{pub}占比", base3, [c3("public")], [c3(total.key)]),
-        (f"{par}占比", base3, [c3("partial")], [c3(total.key)]),
-        (f"{pub}和{par}占比", base3, [c3("public"), c3("partial")], [c3(total.key)]),
-        (f"{name(withheld_group)}占比", base3, [c3(r) for r in withheld], [c3(total.key)]),
-        (f"{review}{corrected}占比", f"{review}{p4.column('review_total').label}", [c4("review_corrected")],
-         [c4("review_total")]),
-        (f"{suit}{corrected}占比", f"{suit}{p4.column('direct_total').label}",
-         [c4("direct_corrected"), c4("after_corrected")], [c4("direct_total"), c4("after_total")]),
-    ]
-    return [Rate(n, base, _share(a, num, d), _share(b, num, d)) for n, base, num, d in specs]
+    return [Rate(n, base, _share(a, list(num), list(den)), _share(b, list(num), list(den)))
+            for n, base, num, den in rate_cells(ed.key)]
 
 
 @dataclass
@@ -283,11 +313,13 @@ def pair_folders(last: list[Report], this: list[Report]) -> tuple[list[tuple[Rep
 
 
 def fmt(v: float | None, pct: bool = False) -> str:
+    """A number for a table cell: “—” when unknown, a rate as a percentage, else as a person
+    writes it (``format_number``)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     if pct:
         return f"{v * 100:.1f}%"
-    return str(int(v)) if v == int(v) else f"{v:.4f}".rstrip("0").rstrip(".")
+    return format_number(v)
 
 
 def to_json(cmp: Comparison) -> dict[str, Any]:
@@ -319,10 +351,13 @@ def summary(cmp: Comparison) -> dict[str, Any]:
     """One line of the units × changes table."""
     ed = cmp.this.edition
     p3 = ed.table("part3").blocks[0]
-    new, total = (cell_id("part3", p3.key, r, "total") for r in ("new", "total"))
+    # the applications received (the first row) and the cases handled (the total the outcome
+    # shares are taken of), each in its row's total
+    new = _line_total(ed, [cell_id("part3", p3.key, p3.rows[0].key, c.key) for c in p3.columns])
+    total = rate_cells(ed.key)[0][3][0]
     by = {c.cell: c for c in cmp.changes}
     top = cmp.changes[0] if cmp.changes else None
-    share = cmp.rates[2] if len(cmp.rates) > 2 else None
+    share = cmp.rates[HEADLINE_SHARE] if len(cmp.rates) > HEADLINE_SHARE else None
 
     def verdict(rule: str) -> str:
         got = [k for k in cmp.checks if k.rule == rule]
@@ -336,10 +371,10 @@ def summary(cmp: Comparison) -> dict[str, Any]:
     return {
         "unit": cmp.unit, "last_year": cmp.last.year, "this_year": cmp.this.year, "changed": len(cmp.changes),
         "largest": f"{top.row} · {top.column}：{fmt(top.last)} → {fmt(top.this)}" if top else "",
-        p3.row("new").label: by[new].delta if new in by else 0.0,
-        p3.row("total").label: by[total].delta if total in by else 0.0,
+        ed.labels(new)[0]: by[new].delta if new in by else 0.0,
+        ed.labels(total)[0]: by[total].delta if total in by else 0.0,
         (share.name if share else "rate") + "（百分点）": None if share is None or share.points is None else round(share.points, 1),
-        "R3.5": verdict("R3.5"), "R2.2": verdict("R2.2"),
+        **{rule: verdict(rule) for rule in _cross_year_table_rules()},
         "appeared": len(cmp.appeared), "vanished": len(cmp.vanished),
     }
 
@@ -350,7 +385,8 @@ SUMMARY_HEADINGS = {"unit": "单位", "last_year": "上年度", "this_year": "�
 
 def summary_headers(cmps: list[Comparison]) -> list[tuple[str, str]]:
     keys = list(summary(cmps[0]).keys()) if cmps else []
-    return [(k, SUMMARY_HEADINGS.get(k, f"{k} 变化" if k not in ("R3.5", "R2.2") and not k.endswith("）") else k))
+    rules = _cross_year_table_rules()
+    return [(k, SUMMARY_HEADINGS.get(k, f"{k} 变化" if k not in rules and not k.endswith("）") else k))
             for k in keys]
 
 
@@ -466,5 +502,6 @@ def write_xlsx(cmps: list[Comparison], target: Path, only_last: Sequence[str] = 
     return Path(target)
 
 
-__all__ = ["Folder", "load_folder", "cell_label", "summary", "summary_headers", "to_html", "write_xlsx", "Change", "Check", "Comparison", "LoadError", "Rate", "compare", "fmt", "load_report", "pair_folders",
-           "rates", "to_json"]
+__all__ = ["Folder", "load_folder", "cell_label", "cross_year_rules", "summary", "summary_headers", "to_html", "write_xlsx",
+           "Change", "Check", "Comparison", "LoadError", "Rate", "compare", "fmt", "load_report", "pair_folders",
+           "rate_cells", "rates", "to_json"]

@@ -21,7 +21,7 @@ from workbook.spec import KIND_LABELS, Edition, Rule, load_edition
 from workbook.values import Status, format_number, parse_number
 
 from .findings import Finding, attach_explanations, render, sort_findings
-from .instances import display_labels, instances
+from .instances import cell_fields, display_labels, instance_fields, instances
 from .schemas import Failed, cell_frame, cell_schema, failed, rule_frame, rule_schema
 from .textual import cover_findings, previous_problem, text_findings
 
@@ -182,13 +182,15 @@ class _Builder:
         sheet = self.reports[i].sheet_names.get(table) or self.ed.table(table).sheet
         return sheet, a1(*self.layout.pos(cid))
 
-    def add(self, i: int, rule_id: str, cid: str, found: str, expected: str, marks: tuple[str, ...] = (), **extra: Any) -> None:
+    def add(self, i: int, rule_id: str, cid: str, found: str, expected: str, marks: tuple[str, ...] = (),
+            labels: dict[str, str] | None = None, **extra: Any) -> None:
+        """A finding at ``cid``; ``labels`` are the message's label placeholders (by default the
+        cell's own: row, column, where)."""
         rule = self.ed.rule(rule_id)
-        row, col = display_labels(self.ed.key, cid)
+        labels = labels if labels is not None else cell_fields(self.ed.key, cid)
         sheet, cell = self.where(i, cid)
-        fields = {"row": row, "column": col, "where": " · ".join(x for x in (row, col) if x),
-                  "found": found, "expected": expected, "cell": cell, **extra}
-        self.out[i].append(Finding(rule.id, rule.severity, sheet, cell, row, col, found, expected,
+        fields = {**labels, "found": found, "expected": expected, "cell": cell, **extra}
+        self.out[i].append(Finding(rule.id, rule.severity, sheet, cell, labels["row"], labels["column"], found, expected,
                                    render(rule.message, **fields), cells=tuple(self.where(i, m)[1] for m in marks) or (cell,)))
 
     def cells(self, failures: Failed) -> None:
@@ -251,7 +253,8 @@ class _Builder:
                 e = 0.0
                 extra["unit_type"] = self.reports[i].cover.get("unit_type", "")
             f_text = _fmt_raw(self.mx.raw[i].get(inst.anchor)) if len(inst.found) == 1 else format_number(f)
-            self.add(i, inst.rule.id, inst.anchor, f_text, format_number(e), inst.marks, **extra)
+            self.add(i, inst.rule.id, inst.anchor, f_text, format_number(e), inst.marks,
+                     instance_fields(self.ed.key, inst), **extra)
 
 
 def validate_group(edition_key: str, reports: Sequence[Report],

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 SEVERITY_LABEL = {"hard": "错误", "soft": "提示"}
+# what each severity asks of the unit (the rule documentation prints “错误（必须改正）”)
+SEVERITY_ACTION = {"hard": "必须改正", "soft": "核实或说明"}
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,20 @@ class _Safe(dict[str, Any]):
         return ""
 
 
+class _Keep(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 def render(template: str, **fields: Any) -> str:
     """Fill a rule's message template; a placeholder without a value stays empty, never raises."""
     return string.Formatter().vformat(template, (), _Safe(fields))
+
+
+def render_known(template: str, fields: dict[str, Any]) -> str:
+    """Fill the placeholders ``fields`` has and keep the others as written (“{found}”): a message
+    template as documentation shows it, with the labels that never vary filled in."""
+    return string.Formatter().vformat(template, (), _Keep(fields))
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -1,101 +1,25 @@
-"""Every rule of the spec compiled into the places it applies, in a form numpy can evaluate.
+"""How findings name the cells of a rule instance; the instances themselves are compiled once,
+in ``workbook.rulesets`` (the template's live checks render the same ones as formulas).
 
-A *linear* instance compares ``found = Σ found_cells`` with ``expected = Σ coef·cell (+ Σ coef·
-last year's cell)`` — sums, balances, ≤ comparisons and the cross-year rules are all of this form,
-so a whole county is checked with a few matrix products. The few rules that are not linear
-(R2.4, R4.5) are *predicates* over the same matrix.
+A rule's message is a template (``rules.toml``); the labels it uses are filled in here from the
+spec, never written into the message: ``{row}``, ``{column}``, ``{where}`` name the cell a
+finding is reported at, ``{column_path}`` its column with every group above it, and ``{left}``,
+``{right}``, ``{last_year}`` the cells the instance compares — named by the part of their
+printed labels that tells them apart (“结果维持 + 结果纠正 + …” under 行政复议, but
+“复议后起诉 · 总计” against “行政复议 · 总计”).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
-from typing import Literal, Mapping
+from typing import Mapping
 
-from workbook.spec import Edition, Line, Rule, cell_id, load_edition, select, sum_instances
-
-Op = Literal["eq", "le", "zero_if_type", "implies"]
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One place a table rule applies."""
-
-    key: str
-    rule: Rule
-    anchor: str
-    op: Op
-    found: tuple[str, ...]
-    expected: Mapping[str, float]
-    previous: Mapping[str, float]
-    marks: tuple[str, ...]
-
-    @property
-    def cross_year(self) -> bool:
-        return bool(self.previous)
-
-
-def _mk(rule: Rule, i: int, anchor: str, op: Op, found: tuple[str, ...], expected: dict[str, float],
-        previous: dict[str, float] | None = None, marks: tuple[str, ...] = ()) -> Instance:
-    return Instance(f"{rule.id}#{i}", rule, anchor, op, found, expected, previous or {}, marks or (anchor,))
-
-
-def _compile(ed: Edition, rule: Rule) -> list[Instance]:
-    kind = rule.kind
-    out: list[Instance] = []
-    if kind == "sum":
-        for i, (target, items) in enumerate(sum_instances(ed.tables, rule)):
-            out.append(_mk(rule, i, target, "eq", (target,), {c: 1.0 for c in items}))
-        return out
-    if kind not in {"balance", "not_greater", "carry", "stock", "zero_for_types", "implies_positive"}:
-        return out
-    table = ed.table(rule.get("table"))
-    block = table.block(rule.get("block")) if rule.get("block") else table.blocks[0]
-    t, b = table.key, block.key
-    if kind == "balance":
-        for i, col in enumerate(block.columns):
-            left = tuple(cell_id(t, b, r, col.key) for r in rule.get("left"))
-            right = {cell_id(t, b, r, col.key): 1.0 for r in rule.get("right")}
-            out.append(_mk(rule, i, cell_id(t, b, rule.get("at"), col.key), "eq", left, right, marks=left + tuple(right)))
-    elif kind == "not_greater":
-        i = 0
-        for row in block.rows:
-            for key in rule.get("left"):
-                left = cell_id(t, b, row.key, key)
-                right = cell_id(t, b, row.key, rule.get("right"))
-                out.append(_mk(rule, i, left, "le", (left,), {right: 1.0}))
-                i += 1
-    elif kind == "carry":
-        # input columns only: a 总计 that differs only repeats the differing columns it sums
-        columns = [col for col in block.columns if ed.cell(cell_id(t, b, rule.get("row"), col.key)).role == "input"]
-        for i, col in enumerate(columns):
-            this = cell_id(t, b, rule.get("row"), col.key)
-            out.append(_mk(rule, i, this, "eq", (this,), {}, {cell_id(t, b, rule.get("previous_row"), col.key): 1.0}))
-    elif kind == "stock":
-        for i, row in enumerate(block.rows):
-            stock = cell_id(t, b, row.key, rule.get("stock"))
-            expected = {cell_id(t, b, row.key, rule.get("plus")): 1.0, cell_id(t, b, row.key, rule.get("minus")): -1.0}
-            out.append(_mk(rule, i, stock, "eq", (stock,), expected, {stock: 1.0}))
-    elif kind == "zero_for_types":
-        for i, col in enumerate(block.columns):
-            c = cell_id(t, b, rule.get("row"), col.key)
-            out.append(_mk(rule, i, c, "zero_if_type", (c,), {}))
-    elif kind == "implies_positive":
-        row = block.rows[0].key
-        a, bb = cell_id(t, b, row, rule.get("if_positive")), cell_id(t, b, row, rule.get("then_positive"))
-        out.append(_mk(rule, 0, a, "implies", (a,), {bb: 1.0}, marks=(a, bb)))
-    return out
-
-
-@cache
-def instances(edition_key: str) -> tuple[Instance, ...]:
-    """All table-rule instances of an edition, in rule order."""
-    ed = load_edition(edition_key)
-    return tuple(inst for rule in ed.rules for inst in _compile(ed, rule))
+from workbook.rulesets import Instance, instances
+from workbook.spec import Edition, Line, load_edition
 
 
 def _unique_suffix(line: Line, lines: tuple[Line, ...]) -> str:
-    """The shortest tail of a header path that no other line of the block shares.
+    """The shortest tail of a header path that no other line of ``lines`` shares.
 
     Part 四 prints 结果维持 three times (under 行政复议, 未经复议直接起诉, 复议后起诉): a finding
     that said only “结果维持” would not tell the clerk which one, so it names the group too.
@@ -122,9 +46,95 @@ def display_labels(edition_key: str, cid: str) -> tuple[str, str]:
     return row_label, _unique_suffix(block.column(c.col), block.columns)
 
 
-def row_col(ed: Edition, cid: str) -> tuple[str, str]:
-    """The (row, column) labels a finding uses for a cell of ``ed``."""
-    return display_labels(ed.key, cid)
+def where(row: str, column: str) -> str:
+    """“row · column”, without an empty part (Part 四 has no row label)."""
+    return " · ".join(x for x in (row, column) if x)
 
 
-__all__ = ["Instance", "display_labels", "instances", "row_col", "select"]
+def cell_fields(edition_key: str, cid: str) -> dict[str, str]:
+    """The placeholders that name the cell a finding is reported at."""
+    ed = load_edition(edition_key)
+    row, column = display_labels(edition_key, cid)
+    c = ed.cell(cid)
+    col = ed.table(c.table).block(c.block).column(c.col)
+    return {"row": row, "column": column, "where": where(row, column),
+            "column_path": " · ".join((*col.path[:-1], col.header))}
+
+
+def _names(ed: Edition, cells: tuple[str, ...]) -> dict[str, str]:
+    """Each cell named by what tells it apart from the others: its column when all share a row,
+    its row when all share a column, both otherwise."""
+    cs = [ed.cell(c) for c in cells]
+    block = ed.table(cs[0].table).block(cs[0].block)
+    same_block = all((c.table, c.block) == (cs[0].table, cs[0].block) for c in cs)
+    if same_block and len({c.row for c in cs}) == 1:
+        lines = tuple(dict.fromkeys(block.column(c.col) for c in cs))
+        return {c.id: _unique_suffix(block.column(c.col), lines) for c in cs}
+    if same_block and len({c.col for c in cs}) == 1:
+        lines = tuple(dict.fromkeys(block.row(c.row) for c in cs))
+        return {c.id: _unique_suffix(block.row(c.row), lines) for c in cs}
+    return {c.id: where(*display_labels(ed.key, c.id)) for c in cs}
+
+
+def _trimmed(names: list[str]) -> list[str]:
+    """Names added up together, without a long tail they all share: “一、本年新收政府信息公开申请
+    数量 + 二、上年结转政府信息公开申请数量” says “一、本年新收 + 二、上年结转” — the shared tail
+    is dropped only when it is longer than what tells the names apart (“本年制发件数 − 本年废止件数”
+    keeps its “件数”)."""
+    if len(names) < 2:
+        return names
+    n = 0
+    while n < min(map(len, names)) and len({x[len(x) - n - 1] for x in names}) == 1:
+        n += 1
+    if n == 0 or n <= max(len(x) - n for x in names):
+        return names
+    return [x[:-n] for x in names]
+
+
+def _signed(terms: list[tuple[str, float]]) -> str:
+    terms = list(zip(_trimmed([t for t, _ in terms]), (w for _, w in terms)))
+    out = ""
+    for i, (name, w) in enumerate(terms):
+        if i == 0:
+            out = name if w >= 0 else f"−{name}"
+        else:
+            out += f" {'+' if w >= 0 else '−'} {name}"
+    return out
+
+
+_FIELDS: dict[tuple[str, str, str], Mapping[str, str]] = {}
+
+
+def _instance_fields(edition_key: str, inst: Instance) -> Mapping[str, str]:
+    """Cached by instance key and anchor (an instance of ``every_place`` that the checks leave
+    out shares a rule with the checked ones but not an anchor)."""
+    key = (edition_key, inst.key, inst.anchor)
+    if key not in _FIELDS:
+        ed = load_edition(edition_key)
+        names = _names(ed, tuple(dict.fromkeys((inst.anchor, *inst.found, *inst.expected, *inst.previous))))
+        _FIELDS[key] = {**cell_fields(edition_key, inst.anchor),
+                        "left": " + ".join(_trimmed([names[c] for c in inst.found])),
+                        "right": _signed([(names[c], w) for c, w in inst.expected.items()]),
+                        "last_year": _signed([(names[c], w) for c, w in inst.previous.items()])}
+    return _FIELDS[key]
+
+
+def instance_fields(edition_key: str, inst: Instance) -> dict[str, str]:
+    """The placeholders of a finding at ``inst``: its cell's, and the names of the cells it
+    compares (``left`` = found, ``right`` = expected, ``last_year`` = last year's cells)."""
+    return dict(_instance_fields(edition_key, inst))
+
+
+def constant_fields(ed: Edition, rule_id: str) -> dict[str, str]:
+    """The label placeholders that are the same at every place a rule applies (for the rule's
+    documentation, where a message is shown before any finding exists)."""
+    keyed = [_instance_fields(ed.key, i) for i in instances(ed.key) if i.rule.id == rule_id]
+    if not keyed:
+        return {}
+    out = {k: v for k, v in keyed[0].items() if all(f.get(k) == v for f in keyed[1:])}
+    if "where" not in out:  # “（七）总计 · {column}”: the part of the place that does not vary
+        out["where"] = where(out.get("row", "{row}"), out.get("column", "{column}"))
+    return out
+
+
+__all__ = ["Instance", "cell_fields", "constant_fields", "display_labels", "instance_fields", "instances", "where"]

@@ -70,6 +70,14 @@ def test_rates_offices_are_judged_on() -> None:
         review = sum(n[f"part4.main.cases.review_{r}"] for r in ("upheld", "corrected", "other", "pending"))
         want = n["part4.main.cases.review_corrected"] / review if review else None
         assert getattr(rates["行政复议结果纠正占比"], side) == (pytest.approx(want) if want is not None else None)
+        suits = sum(n[f"part4.main.cases.{g}_{r}"] for g in ("direct", "after")
+                    for r in ("upheld", "corrected", "other", "pending"))
+        corrected = n["part4.main.cases.direct_corrected"] + n["part4.main.cases.after_corrected"]
+        got = getattr(rates["行政诉讼结果纠正占比"], side)
+        assert got == (pytest.approx(corrected / suits) if suits else None)
+    assert list(rates) == ["予以公开占比", "部分公开占比", "予以公开和部分公开占比", "不予公开占比",
+                           "行政复议结果纠正占比", "行政诉讼结果纠正占比"]
+    assert [r.base for r in rates.values()] == ["（七）总计（总计列）"] * 4 + ["行政复议总计", "行政诉讼总计"]
     share = rates["予以公开占比"]
     assert share.points == pytest.approx((share.this - share.last) * 100)
 

@@ -5,22 +5,25 @@ Python checks count it; text that spells a number (“１２”) is 0 to a sprea
 Python checks, which report it as R0.4 — the one place the two may differ.
 
 Each rule of a kind that a spreadsheet can compute becomes one Excel formula per place it applies
-(TRUE = the rule fails). The template uses these formulas twice: in a hidden check sheet (so that a
-spreadsheet application computes every check, and tests can compare its verdicts with the Python
-checks) and as conditional formats that colour the cell while the clerk types — in plain
-same-sheet formulas that WPS handles.
+(TRUE = the rule fails), rendered from the rule's compiled instances (``rulesets``): the same
+instances the Python checks evaluate, so the two cannot read a rule differently, and the cached
+result written with each formula is the instance's own verdict. The template uses these
+formulas twice: in a hidden check sheet (so that a spreadsheet application computes every check,
+and tests can compare its verdicts with the Python checks) and as conditional formats that
+colour the cell while the clerk types — in plain same-sheet formulas that WPS handles.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Callable, Mapping
+from typing import Callable
 
-from .layout import Layout, a1, layout_for, quote_sheet
-from .spec import Edition, Rule, cell_id, load_edition, select, sum_instances
+from .layout import Layout, a1, quote_sheet
+from .rulesets import Instance, Values, rule_instances
+from .spec import Edition, Rule, load_edition
 
-Values = Mapping[str, float]
+Ref = Callable[[tuple[str, ...]], str]
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class LiveCheck:
     rule: Rule
     anchor: str
     marks: tuple[str, ...]
-    expr: Callable[[Callable[[tuple[str, ...]], str]], str]
+    expr: Callable[[Ref], str]
     test: Callable[[Values], bool]
 
     def formula(self, layout: Layout, qualify: bool) -> str:
@@ -64,36 +67,20 @@ def refs(layout: Layout, cells: tuple[str, ...], qualify: bool) -> str:
     return ",".join(parts)
 
 
-def _total(values: Values, cells: tuple[str, ...]) -> float:
-    return sum(values.get(c, 0.0) for c in cells)
+def _render(inst: Instance, r: Ref) -> str:
+    """An instance as the Excel condition that is TRUE when it fails (``r`` writes references).
+    A single cell goes through N() so that spaces count 0; several through SUM()."""
+    expected = tuple(inst.expected)
+    if inst.op == "le":
+        return f"N({r(inst.found)})>N({r(expected)})"
+    if inst.op == "implies":
+        return f"AND(N({r(inst.found)})>0,N({r(expected)})=0)"
+    found = f"N({r(inst.found)})" if len(inst.found) == 1 else f"SUM({r(inst.found)})"
+    return f"{found}<>SUM({r(expected)})"
 
 
-def _sum_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
-    out = []
-    for target_id, items in sum_instances(ed.tables, rule):
-        target = (target_id,)
-        out.append(LiveCheck(
-            rule, target_id, target,
-            lambda r, t=target, i=items: f"N({r(t)})<>SUM({r(i)})",
-            lambda v, t=target, i=items: abs(_total(v, t) - _total(v, i)) > 1e-9,
-        ))
-    return out
-
-
-def _balance_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
-    table = ed.table(rule.get("table"))
-    block = table.blocks[0]
-    out = []
-    for col in block.columns:
-        left = tuple(cell_id(table.key, block.key, r, col.key) for r in rule.get("left"))
-        right = tuple(cell_id(table.key, block.key, r, col.key) for r in rule.get("right"))
-        anchor = cell_id(table.key, block.key, rule.get("at"), col.key)
-        out.append(LiveCheck(
-            rule, anchor, left + right,
-            lambda r, a=left, b=right: f"SUM({r(a)})<>SUM({r(b)})",
-            lambda v, a=left, b=right: abs(_total(v, a) - _total(v, b)) > 1e-9,
-        ))
-    return out
+def _from_instance(inst: Instance) -> LiveCheck:
+    return LiveCheck(inst.rule, inst.anchor, inst.marks, lambda r: _render(inst, r), inst.fails)
 
 
 _KIND_EXPR = {
@@ -120,49 +107,19 @@ def _kind_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
     return out
 
 
-def _not_greater_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
-    table = ed.table(rule.get("table"))
-    block = table.block(rule.get("block"))
-    out = []
-    for row in block.rows:
-        right = (cell_id(table.key, block.key, row.key, rule.get("right")),)
-        for key in rule.get("left"):
-            left = (cell_id(table.key, block.key, row.key, key),)
-            out.append(LiveCheck(
-                rule, left[0], left,
-                lambda r, a=left, b=right: f"N({r(a)})>N({r(b)})",
-                lambda v, a=left, b=right: _total(v, a) > _total(v, b),
-            ))
-    return out
-
-
-def _implies_checks(ed: Edition, rule: Rule) -> list[LiveCheck]:
-    table = ed.table(rule.get("table"))
-    block = table.blocks[0]
-    row = block.rows[0].key
-    a = (cell_id(table.key, block.key, row, rule.get("if_positive")),)
-    b = (cell_id(table.key, block.key, row, rule.get("then_positive")),)
-    return [LiveCheck(
-        rule, a[0], a + b,
-        lambda r: f"AND(N({r(a)})>0,N({r(b)})=0)",
-        lambda v: _total(v, a) > 0 and _total(v, b) == 0,
-    )]
-
-
-_BUILDERS: Mapping[str, Callable[[Edition, Rule], list[LiveCheck]]] = {
-    "sum": _sum_checks,
-    "balance": _balance_checks,
-    "cell_kind": _kind_checks,
-    "not_greater": _not_greater_checks,
-    "implies_positive": _implies_checks,
-}
+def _checks_of(ed: Edition, rule: Rule) -> list[LiveCheck]:
+    """A rule's live checks: its kind check, or its compiled instances that the workbook's own
+    numbers decide (cross-year and unit-type rules stay with the Python checks)."""
+    if rule.kind == "cell_kind":
+        return _kind_checks(ed, rule)
+    return [_from_instance(i) for i in rule_instances(ed.key, rule.id) if i.self_contained]
 
 
 @cache
 def live_checks(edition_key: str) -> tuple[LiveCheck, ...]:
     """Every live check of an edition, in rule order."""
     ed = load_edition(edition_key)
-    return tuple(chk for rule in ed.rules if rule.kind in _BUILDERS for chk in _BUILDERS[rule.kind](ed, rule))
+    return tuple(chk for rule in ed.rules for chk in _checks_of(ed, rule))
 
 
 def live_rule_ids(edition_key: str) -> frozenset[str]:
@@ -170,4 +127,4 @@ def live_rule_ids(edition_key: str) -> frozenset[str]:
     return frozenset(c.rule.id for c in live_checks(edition_key))
 
 
-__all__ = ["LiveCheck", "live_checks", "live_rule_ids", "refs", "layout_for", "select"]
+__all__ = ["LiveCheck", "live_checks", "live_rule_ids", "refs"]

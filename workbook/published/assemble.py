@@ -71,16 +71,22 @@ def _edition(out: Outline, year: int | None, notes: list[Note]) -> Edition:
         shown = "、".join(list(dict.fromkeys("".join(v.split()) for v in votes[ed.key]))[:4])
         notes.append(Note("edition", "表格", shown, f"据表格标签判断为 {ed.name}"))
         if by_year is not None and by_year.key != ed.key:
+            rule = ed.rules_of("edition_year")[0].id
             notes.append(Note("edition", "表格", ed.name,
-                              f"报告年度 {year} 应使用 {by_year.name}，但发布的表格是 {ed.name}；按发布的版本录入，校验时报 R0.2",
+                              f"{_label(ed, 'year')} {year} 应使用 {by_year.name}，但发布的表格是 {ed.name}；按发布的版本录入，校验时报 {rule}",
                               problem=True))
         return ed
     if by_year is not None:
-        notes.append(Note("edition", "表格", str(year), f"表格中没有能区分版本的标签，按报告年度选用 {by_year.name}"))
+        notes.append(Note("edition", "表格", str(year), f"表格中没有能区分版本的标签，按{_label(by_year, 'year')}选用 {by_year.name}"))
         return by_year
     ed = load_edition(CURRENT_EDITION)
-    notes.append(Note("edition", "全文", "", f"既无法从表格判断版本，也找不到报告年度，按 {ed.name} 录入", problem=True))
+    notes.append(Note("edition", "全文", "", f"既无法从表格判断版本，也找不到{_label(ed, 'year')}，按 {ed.name} 录入", problem=True))
     return ed
+
+
+def _label(ed: Edition, key: str) -> str:
+    """A cover field's label, as the spec prints it."""
+    return next(f.label for f in ed.cover if f.key == key)
 
 
 def _unit_type(ed: Edition, unit: str) -> str:
@@ -128,15 +134,15 @@ def build_report(doc: Document) -> Imported:
     cover: dict[str, str] = {"unit_name": unit, "year": str(year) if year else ""}
     if unit:
         changed = "（繁体字已转为简体）" if unit != title.unit else ""
-        notes.append(Note("title", title.where, title.text[:60], f"单位名称“{unit}”、报告年度 {year or '（无）'}{changed}"))
+        notes.append(Note("title", title.where, title.text[:60], f"{_label(ed, 'unit_name')}“{unit}”、{_label(ed, 'year')} {year or '（无）'}{changed}"))
         if kind := _unit_type(ed, unit):
             cover["unit_type"] = kind
-            notes.append(Note("title", title.where, unit, f"单位类型据名称定为“{kind}”"))
+            notes.append(Note("title", title.where, unit, f"{_label(ed, 'unit_type')}据名称定为“{kind}”"))
     else:
-        notes.append(Note("title", "开头", title.text[:60], "找不到单位名称（标题应为“××单位××年政府信息公开工作年度报告”）",
+        notes.append(Note("title", "开头", title.text[:60], f"找不到{_label(ed, 'unit_name')}（标题应为“××单位{ed.heading.format(year='××')}”）",
                           problem=True))
     if not year:
-        notes.append(Note("title", "开头", title.text[:60], "找不到报告年度", problem=True))
+        notes.append(Note("title", "开头", title.text[:60], f"找不到{_label(ed, 'year')}", problem=True))
     placer = Placer(ed)
     images: dict[str, list[Image]] = {}
     elsewhere: list[Table] = [i for i in out.before if isinstance(i, Table)]

@@ -366,7 +366,7 @@ class Placer:
             label = block.row(row_key).label or self.ed.table(table).title
             which = "整行" if len(blanks) == len(block.columns) else "、".join(blanks)
             self.notes.append(Note("blank", where, f"{label}：空白 {len(blanks)} 格",
-                                   f"空白（{which}）按 0 计，校验时提示 R0.1"))
+                                   f"空白（{which}）按 0 计，校验时提示 {self.ed.rules_of('blank')[0].id}"))
 
     # --- log ------------------------------------------------------------------------------------
 
