@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import re
-import tempfile
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
+
+from workbook.atomic import atomic_path
 
 from .payload import quote_sheet_name
 
@@ -127,14 +127,8 @@ def apply_actions(path_in: Path, actions: list[dict[str, Any]], path_out: Path,
             continue
         _HANDLERS[action["func"]](_Ctx(wb, action, client, result))
         result.applied += 1
-    fd, tmp = tempfile.mkstemp(dir=path_out.parent, prefix=f".{path_out.stem}.", suffix=path_out.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path_out) as tmp:  # the file mode of an ordinary saved file, not mkstemp's 0600
         wb.save(tmp)
-        os.replace(tmp, path_out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return result
 
 

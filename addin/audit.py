@@ -9,8 +9,6 @@ workbooks are read as they are. Everything is validated in one vectorised pass
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections import Counter
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from checks import validate_reports
+from checks.files import EXCEL_SUFFIXES, expand
 from checks.findings import FileResult, Finding
 from checks.instances import display_labels
 from workbook.published import KINDS, UNSUPPORTED, Imported, PublishedError, import_report
@@ -27,8 +26,12 @@ from workbook.read import ReadError, read_report
 from workbook.report import Report
 from workbook.spec import EDITIONS, load_edition
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+from .register import load_register
+
 COMPARED_TABLES = ("part3", "part4")
+#: The parent recognised by its name: a county's, district's, banner's or city's government, not a
+#: township's (镇/乡人民政府). Deliberately not the cover's 单位类型: a county's own office reports
+#: as type 县级人民政府 (本级) and is one of the children, and a published report has no type.
 _PARENT_NAME = re.compile(r"(?<![镇乡])(?:县|区|旗|市)人民政府$")
 
 
@@ -132,17 +135,10 @@ def rule_title(rule: str) -> str:
 
 
 def find_inputs(inputs: Iterable[Path]) -> list[Path]:
-    """Files as given; below folders, every published report or workbook (sorted, recursive)."""
-    wanted = set(KINDS) | set(UNSUPPORTED) | set(WORKBOOK_SUFFIXES)
-    out: list[Path] = []
-    for p in inputs:
-        p = Path(p)
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in wanted
-                          and not q.name.startswith((".", "~$")))
-        else:
-            out.append(p)
-    return out
+    """Files as given; below folders, every workbook as ``checks.files.expand`` finds them (the
+    same rule as every command), plus the published reports (text, web pages, Word) and the kinds
+    the importer names as unsupported (so that a PDF is reported, not passed over)."""
+    return expand(inputs, (*EXCEL_SUFFIXES, *KINDS, *UNSUPPORTED))
 
 
 def load(path: Path) -> Entry:
@@ -152,7 +148,7 @@ def load(path: Path) -> Entry:
         entry.result = FileResult(path=str(path), error="文件或文件夹不存在", error_code="unreadable")
         return entry
     try:
-        if path.suffix.lower() in WORKBOOK_SUFFIXES or path.suffix.lower() in (".xls", ".et"):
+        if path.suffix.lower() in EXCEL_SUFFIXES:
             entry.report = read_report(path)
         else:
             entry.imported = import_report(path)
@@ -194,32 +190,10 @@ def _pick_parent(entries: list[Entry], parent: Path | None) -> tuple[Entry | Non
 
 
 def read_register(path: Path) -> list[str]:
-    """Unit names from a register (.csv or .xlsx): the column headed 单位名称 (or 名称), else the first."""
-    if path.suffix.lower() in WORKBOOK_SUFFIXES:
-        from python_calamine import CalamineWorkbook
-
-        wb = CalamineWorkbook.from_path(str(path))
-        rows = [[str(c).strip() for c in row] for row in wb.get_sheet_by_index(0).to_python()]
-    else:
-        data = path.read_bytes()
-        text = next((data.decode(enc) for enc in ("utf-8-sig", "gb18030") if _decodes(data, enc)), "")
-        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
-    rows = [r for r in rows if any(r)]
-    if not rows:
-        return []
-    head = rows[0]
-    col = next((i for i, h in enumerate(head) if "单位名称" in h), next((i for i, h in enumerate(head) if "名称" in h), None))
-    body = rows[1:] if col is not None else rows
-    col = col or 0
-    return [r[col] for r in body if len(r) > col and r[col]]
-
-
-def _decodes(data: bytes, enc: str) -> bool:
-    try:
-        data.decode(enc)
-        return True
-    except UnicodeDecodeError:
-        return False
+    """Unit names from a register (.csv, .xlsx, …), read by the consolidation's own reader
+    (``addin.register.load_register``): the same columns, encodings and checks. A register that
+    cannot be used raises ``RegisterError`` with the reason in Chinese."""
+    return [e.name for e in load_register(path).entries]
 
 
 def check_parent(parent: Entry, others: list[Entry], units: Path | None) -> ParentCheck:

@@ -162,7 +162,7 @@ def main() -> None:
         hint = f"（查看用法：nianbao {exc.ctx.command_path.split(' ', 1)[-1] if exc.ctx and ' ' in exc.ctx.command_path else ''} --help）"
         err.print(f"[red]用法错误：[/red]{usage_text(exc.format_message())}{hint.replace('  ', ' ')}")
         sys.exit(2)
-    except click_exceptions.Abort:
+    except typer.Abort:
         err.print("已取消。")
         sys.exit(1)
     except KeyboardInterrupt:

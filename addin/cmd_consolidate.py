@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from workbook.build import DEFAULT_PASSWORD
 
 from .cli import app, console, err, fail
-from .consolidate import STATUS, ConsolidateOptions, ConsolidationError, ConsolidationResult, consolidate, save
+from .consolidate import (STATUS, ConsolidateOptions, ConsolidationError, ConsolidationResult, check_output, consolidate,
+                          default_output, save)
 
 MAX_NAMES = 10
 
@@ -43,7 +44,7 @@ def account(result: ConsolidationResult) -> list[str]:
         lines.append(f"本级汇总不含的单位 {len(scope_out)} 个（已校验，见“报送情况”）。")
     for s in result.included:
         if s.formulas:
-            lines.append(f"输入单元格中有公式（无计算结果，按 0 计）：{s.path}：{'、'.join(s.formulas[:5])}")
+            lines.append(f"输入单元格中有公式：{s.path}：{s.formula_note()}")
         if s.macro:
             lines.append(f"含宏的文件（只读取数值，宏未运行）：{s.path}")
     with_errors = [s for s in result.included if s.hard]
@@ -89,7 +90,9 @@ def consolidate_command(
 
             result = consolidate(inputs, output, options, progress)
         if output is None:
-            save(result, Path(f"{result.name}{result.year}年度汇总.xlsx"))
+            target = default_output(result)
+            check_output(target, [s.path for s in result.sources], options)
+            save(result, target)
     except ConsolidationError as exc:
         fail(str(exc), 2)
     except OSError as exc:

@@ -21,6 +21,7 @@ from workbook.published import Imported, PublishedError, import_report, write_im
 from workbook.read import ReadError, read_report
 from workbook.values import format_number
 
+from .register import RegisterError
 from .cli import app, console, err, fail, os_error_text
 
 if TYPE_CHECKING:
@@ -147,6 +148,8 @@ def audit(
             read_register(units)
         except OSError as exc:
             fail(f"单位名单无法读取：{os_error_text(exc)}")
+        except RegisterError as exc:
+            fail(str(exc))
     result = run_audit(paths, parent=parent, units=units)
     if xlsx is not None:
         write_xlsx(result, xlsx)

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cache
@@ -36,17 +35,19 @@ from checks.engine import to_matrices, validate_reports
 from checks.files import expand
 from checks.findings import Finding
 from workbook.build import DEFAULT_PASSWORD
-from workbook.layout import a1, layout_for
+from workbook.derive import derivation_matrix
+from workbook.derive import input_ids as _spec_input_ids
 from workbook.read import ReadError, read_report
 from workbook.report import SCOPES, Member, Report, derive_totals
 from workbook.spec import Edition, edition_for_year, load_edition
-from workbook.values import format_number
 
+from .draft import TEXT_KEY, draft_text
 from .register import (STATUS, USED, ConsolidationError, Register, RegisterEntry, RegisterError, UnitIndex, _set,
-                       check_hierarchy, check_year, dedupe, load_register, match_register, norm_code, norm_name,
-                       load_previous, parse_date, register_status, target_year)
+                       check_hierarchy, check_year, county_government_type, dedupe, load_register, match_register,
+                       norm_code, norm_name, load_previous, parse_date, register_status, target_year)
+from .transfer import safe_name
+from .unitfile import formula_inputs, has_macros
 
-SELF_TYPE = "县级人民政府"
 MACRO_SUFFIXES = (".xlsm", ".xltm")
 COVER_KEPT = frozenset({"unit_name", "credit_code", "region_code", "unit_type", "parent", "year", "date"})
 MAX_CHUNK = 1000
@@ -87,7 +88,8 @@ class Source:
     sheet_names: dict[str, str] | None = None
     findings: list[Finding] | tuple[()] = ()
     macro: bool = False
-    formulas: tuple[str, ...] = ()
+    formulas: tuple[str, ...] = ()  # input cells holding a formula ("sheet!A1"), summed at their stored result
+    uncached: tuple[str, ...] = ()  # those of them saved without a result: read as blank, counted as 0
     invalid: int = 0
     row: int = -1
     status: str = ""
@@ -147,10 +149,20 @@ class Source:
     def label(self) -> str:
         return f"{self.name or '（未填单位名称）'}（{self.path.name}）"
 
+    def formula_note(self) -> str:
+        """What the county is told about input cells holding formulas, and how they were counted
+        (the same words on 报送情况, in the account and in the add-in)."""
+        shown = "、".join(self.formulas[:5]) + (f" 等 {len(self.formulas)} 处" if len(self.formulas) > 5 else "")
+        how = "按文件中保存的计算结果汇总"
+        if self.uncached:
+            more = " 等" if len(self.uncached) > 3 else ""
+            how += f"，其中 {len(self.uncached)} 处文件未保存计算结果（{'、'.join(self.uncached[:3])}{more}），按 0 计"
+        return f"{shown}；{how}。输入单元格应直接填写数字，请该单位核实并改正"
 
-@cache
+
 def input_ids(edition_key: str) -> tuple[str, ...]:
-    return tuple(c.id for c in load_edition(edition_key).input_cells)
+    """The input cells of an edition, in the order of the value rows (``workbook.derive``)."""
+    return _spec_input_ids(edition_key)
 
 
 @cache
@@ -159,24 +171,10 @@ def _input_index(edition_key: str) -> np.ndarray:
     return np.array([index[c] for c in input_ids(edition_key)])
 
 
-@cache
 def derivation(edition_key: str) -> tuple[tuple[str, ...], np.ndarray]:
-    """(derived cell ids, matrix D) with derived = inputs @ D — every total of many units at once."""
-    ed = load_edition(edition_key)
-    pos = {c: j for j, c in enumerate(input_ids(edition_key))}
-
-    def expand_into(cid: str, column: np.ndarray) -> None:
-        cell = ed.cell(cid)
-        if cell.role == "input":
-            column[pos[cid]] += 1.0
-        for item in cell.items:
-            expand_into(item, column)
-
-    derived = tuple(c.id for c in ed.derived_cells)
-    D = np.zeros((len(pos), len(derived)))
-    for k, cid in enumerate(derived):
-        expand_into(cid, D[:, k])
-    return derived, D
+    """(derived cell ids, matrix D) with derived = inputs @ D — every total of many units at once
+    (one map for the whole project: ``workbook.derive.derivation_matrix``)."""
+    return derivation_matrix(edition_key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,44 +192,6 @@ def _init_worker(previous: UnitIndex[Report], counter: Any) -> None:
 
 def _previous_for(rep: Report) -> Report | None:
     return _PREVIOUS.find(rep.unit, rep.cover.get("credit_code", ""))
-
-
-def _has_macros(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as z:
-            return any(n.lower().endswith("vbaproject.bin") for n in z.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-_CELL = re.compile(r'<c r="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
-
-
-def formula_inputs(path: Path, rep: Report) -> tuple[str, ...]:
-    """Input cells that hold a formula. A workbook saved by a program that stores no results
-    (openpyxl, some web tools) shows them blank to every reader, so they would count as 0 with
-    only a soft "blank" finding; they are named instead. Only blank input cells are looked at."""
-    from .summary import _sheet_parts
-
-    lay = layout_for(rep.edition_key)
-    wanted: dict[str, dict[str, str]] = defaultdict(dict)
-    for c in lay.edition.input_cells:
-        if rep.raw.get(c.id) is None:
-            sheet = rep.sheet_names.get(c.table) or lay.edition.table(c.table).sheet
-            wanted[sheet][a1(*lay.pos(c.id))] = f"{sheet}!{a1(*lay.pos(c.id))}"
-    if not wanted:
-        return ()
-    found: list[str] = []
-    try:
-        with zipfile.ZipFile(path) as z:
-            parts = _sheet_parts(z)
-            for sheet, cells in wanted.items():
-                if sheet in parts:
-                    xml = z.read(parts[sheet]).decode("utf-8", "replace")
-                    found += [cells[m[1]] for m in _CELL.finditer(xml) if m[1] in cells and m[2] and "<f" in m[2]]
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return ()
-    return tuple(found)
 
 
 Spooled = dict[str, tuple[str, int]]
@@ -264,8 +224,8 @@ def read_chunk(items: Sequence[tuple[int, str]], spool: str) -> tuple[list[Sourc
             defaults = {t.key: t.sheet for t in ed.tables} | {"cover": ed.cover_sheet}
             if any(defaults.get(k) != v for k, v in rep.sheet_names.items()):
                 src.sheet_names = dict(rep.sheet_names)
-            src.macro = path.suffix.lower() in MACRO_SUFFIXES and _has_macros(path)
-            src.formulas = formula_inputs(path, rep)
+            src.macro = path.suffix.lower() in MACRO_SUFFIXES and has_macros(path)
+            src.formulas, src.uncached = formula_inputs(path, rep)
             groups[rep.edition_key].append((src, rep))
         sources.append(src)
         if _COUNTER is not None:
@@ -410,18 +370,20 @@ class ConsolidationResult:
     @property
     def exit_code(self) -> int:
         """0 only when every file was used (or deliberately left out of the scope), no unit of the
-        scope on the register is missing, no hard finding remains and no summed input cell is a
-        formula without a result; otherwise 1."""
+        scope on the register is missing, no hard finding remains and no summed input cell holds a
+        formula; otherwise 1."""
         left_out = any(s.status not in USED for s in self.sources)
         formulas = any(s.formulas for s in self.included)
-        missing = [e for e, _ in self.missing if self.options.scope == "all" or e.unit_type == SELF_TYPE]
+        own = county_government_type(self.edition.key)
+        missing = [e for e, _ in self.missing if self.options.scope == "all" or e.unit_type == own]
         return 1 if left_out or missing or self.hard_findings or formulas else 0
 
 
-def _summary_cover(name: str, year: int, included: Sequence[Source], register: Register | None) -> dict[str, str]:
+def _summary_cover(ed: Edition, name: str, year: int, included: Sequence[Source], register: Register | None) -> dict[str, str]:
     entry = register.entry_for(name) if register else None
     regions = {s.cover.get("region_code", "") for s in included}
-    unit_type = entry.unit_type if entry and entry.unit_type else (SELF_TYPE if re.search(r"[县区旗]人民政府$", name) else "其他")
+    unit_type = entry.unit_type if entry and entry.unit_type else (
+        county_government_type(ed.key) if re.search(r"[县区旗]人民政府$", name) else "其他")
     return {"unit_name": name, "credit_code": entry.code if entry else "", "region_code": regions.pop() if len(regions) == 1 else "",
             "unit_type": unit_type, "parent": entry.parent if entry else "", "year": str(year), "preparer": "", "phone": "",
             "date": dt.date.today().isoformat()}
@@ -438,15 +400,19 @@ def build_summary(ed: Edition, name: str, year: int, scope: str, included: Seque
     for cid, v in zip(ids, sums.tolist()):
         raw[cid] = round(v, 6)  # float noise away; a fraction a unit typed into a count stays visible
     raw.update(derive_totals(ed, raw))
-    new, done = raw["part3.main.new.total"], raw["part3.main.total.total"]
-    overview = (f"本表由 {len(included)} 个单位报送的 {year}年度政府信息公开工作年度报告汇总而成，"
-                f"汇总范围：{SCOPES[scope]}。全年共新收政府信息公开申请{format_number(new)}件，办结{format_number(done)}件。"
-                "（以上为汇总自动生成的说明，请据实补充完善。）")
     members: list[Member] = []
     for s in included:
         members += s.leaves
-    return Report(ed.key, cover=_summary_cover(name, year, included, register), texts={"overview": overview},
-                  raw=raw, source="summary", members=tuple(members), scope=scope)
+    report = Report(ed.key, cover=_summary_cover(ed, name, year, included, register), raw=raw, source="summary",
+                    members=tuple(members), scope=scope)
+    # 一、总体情况: what was summed (consolidation's own), then the data paragraph exactly as
+    # ``nianbao draft`` writes it from the tables — on a line of its own, so that a later
+    # ``nianbao draft`` on the summary recognises and replaces it rather than adding another.
+    report.texts[TEXT_KEY] = "\n".join((
+        f"本表由 {len(included)} 个单位报送的 {year}年度政府信息公开工作年度报告汇总而成，汇总范围：{SCOPES[scope]}。",
+        draft_text(report),
+        "（以上为汇总自动生成的说明，请据实补充完善。）"))
+    return report
 
 
 def _summary_name(options: ConsolidateOptions, register: Register | None, included: Sequence[Source]) -> str:
@@ -458,6 +424,35 @@ def _summary_name(options: ConsolidateOptions, register: Register | None, includ
     if parents:
         return parents.most_common(1)[0][0]
     raise ConsolidationError("无法确定汇总单位的名称：请用 --name 指定，如 --name 青禾县人民政府")
+
+
+def _is_our_summary(path: Path) -> bool:
+    try:
+        return read_report(path).source == "summary"
+    except ReadError:
+        return False
+
+
+def check_output(output: Path, inputs: Sequence[Path], options: ConsolidateOptions) -> None:
+    """Refuse to write over anything the run reads: a unit's file among the inputs (it would be
+    dropped from the sum and replaced by the summary, silently), the register or last year's
+    summary. Our own earlier summary at that place is fine: it is replaced, and not summed."""
+    out = Path(output).resolve()
+    written = {out} | {out.with_suffix(f".{fmt}") for fmt, wanted in (("csv", options.csv), ("json", options.json)) if wanted}
+    for what, given in (("单位名单（--units）", options.units), ("上年汇总表（--previous）", options.previous)):
+        if given is not None and Path(given).resolve() in written:
+            raise ConsolidationError(f"输出文件会覆盖{what} {given}：请用 -o 另选一个文件名")
+    if out.exists() and any(Path(p).resolve() == out for p in inputs) and not _is_our_summary(out):
+        raise ConsolidationError(f"输出文件 {output} 是要汇总的文件之一（不是以前生成的汇总表），写出汇总表会覆盖它、"
+                                 f"该单位也不会被汇总：请用 -o 另选一个文件名，如 {out.parent.parent / '汇总.xlsx'}")
+
+
+def default_output(result: ConsolidationResult) -> Path:
+    """Where the summary goes without ``-o``: the working folder, named after the summary unit and
+    the year. The unit name may come from a unit's cover (上级单位), so it is made a plain file
+    name first: “../../x” or “a/b” cannot lead the file anywhere else."""
+    name = safe_name(f"{result.name}{result.year}年度汇总.xlsx", f"{result.year}年度汇总.xlsx", strip_path=False)
+    return Path.cwd() / name
 
 
 def consolidate(inputs: Iterable[Path], output: Path | None, options: ConsolidateOptions | None = None,
@@ -481,11 +476,11 @@ def consolidate(inputs: Iterable[Path], output: Path | None, options: Consolidat
     missing_inputs = [p for p in inputs if not Path(p).exists()]
     if missing_inputs:
         raise ConsolidationError("找不到输入：" + "、".join(str(p) for p in missing_inputs))
-    skip = set()
+    paths = expand(inputs)
     if output is not None:
+        check_output(Path(output), paths, options)
         out = Path(output).resolve()
-        skip = {out, out.with_suffix(".csv"), out.with_suffix(".json")}
-    paths = [p for p in expand(inputs) if p.resolve() not in skip]
+        paths = [p for p in paths if p.resolve() != out]  # our earlier summary there: replaced, not summed
     if not paths:
         raise ConsolidationError("输入中没有任何 Excel 文件（.xlsx）")
     prev_summary, prev_units = load_previous(Path(options.previous)) if options.previous else (None, UnitIndex())
@@ -521,12 +516,13 @@ def _decide(options: ConsolidateOptions, register: Register | None, sources: lis
     chosen = dedupe(candidates)
     name = _summary_name(options, register, [s for s in chosen if s.origin != "summary"] or chosen)
     self_entry = register.entry_for(name) if register else None
+    own = county_government_type(ed.key)
     for s in chosen:
         if register is not None and s.entry is None:
             _set(s, "unlisted", (s.reason + "；" if s.reason else "") + f"单位“{s.name}”不在单位名单 {register.path.name} 中")
-        elif options.scope == "self" and not (s.unit_type == SELF_TYPE or (self_entry and s.entry is self_entry)
+        elif options.scope == "self" and not (s.unit_type == own or (self_entry and s.entry is self_entry)
                                               or norm_name(s.name) == norm_name(name)):
-            _set(s, "out_of_scope", f"本次只汇总本级（{SELF_TYPE}），{s.unit_type}不在范围内")
+            _set(s, "out_of_scope", f"本次只汇总本级（{own}），{s.unit_type}不在范围内")
         elif options.strict and s.hard:
             _set(s, "strict", f"有 {s.hard} 处错误，按 --strict 未汇总；请退回该单位改正后重新报送")
         else:
@@ -559,4 +555,4 @@ def save(result: ConsolidationResult, output: Path) -> ConsolidationResult:
 
 
 __all__ = ["ConsolidateOptions", "ConsolidationError", "ConsolidationResult", "Source", "STATUS", "SCOPES",
-           "consolidate", "save", "derivation", "row_blocks", "input_ids", "read_all", "read_chunk", "parse_date"]
+           "check_output", "consolidate", "default_output", "formula_inputs", "save", "derivation", "row_blocks", "input_ids", "read_all", "read_chunk", "parse_date"]

@@ -33,7 +33,7 @@ from workbook.codes import credit_code_problem
 from workbook.layout import layout_for
 from workbook.read import ReadError, read_report
 from workbook.report import Report
-from workbook.spec import load_edition
+from workbook.spec import CURRENT_EDITION, load_edition
 from workbook.values import clean_text
 
 if TYPE_CHECKING:
@@ -70,6 +70,14 @@ class RegisterEntry:
     unit_type: str
     parent: str
     line: int
+
+
+def county_government_type(edition_key: str = CURRENT_EDITION) -> str:
+    """The unit type of the county government itself (本级): the first choice the spec's cover
+    field 单位类型 offers. ``--scope self`` keeps the units of this type, and an audit takes a
+    report of this type as the parent of the others."""
+    field = next(f for f in load_edition(edition_key).cover if f.key == "unit_type")
+    return field.choices[0]
 
 
 def norm_name(name: str) -> str:
@@ -132,8 +140,8 @@ def _csv_rows(path: Path, data: bytes) -> list[list[str]]:
 def _excel_rows(path: Path, data: bytes) -> list[list[str]]:
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except Exception as exc:  # calamine raises several kinds for damaged or foreign files
-        raise RegisterError(f"单位名单 {path.name} 无法读取（{type(exc).__name__}），请检查文件是否损坏或加密") from None
+    except Exception:  # calamine raises several kinds for damaged or foreign files
+        raise RegisterError(f"单位名单 {path.name} 无法读取：文件已损坏、加密或不是 Excel 工作簿（可另存为 .xlsx 或 .csv 后重试）") from None
     for name in wb.sheet_names:
         rows = [[clean_text(v) for v in row] for row in wb.get_sheet_by_name(name).to_python(skip_empty_area=False)]
         if _header_index(rows) is not None:
@@ -456,6 +464,7 @@ def read_detail(path: Path) -> list[Report]:
     return out
 
 
-__all__ = ["STATUS", "USED", "ConsolidationError", "Register", "RegisterEntry", "RegisterError", "check_year", "parse_date",
+__all__ = ["STATUS", "USED", "ConsolidationError", "Register", "RegisterEntry", "RegisterError", "check_year",
+           "county_government_type", "parse_date",
            "load_previous", "read_detail", "register_status", "target_year", "check_hierarchy", "dedupe", "load_register", "match_register",
            "norm_code", "norm_name", "parse_rows", "UnitIndex"]

@@ -26,18 +26,18 @@ from typing import TYPE_CHECKING, Any, Iterator
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
-from defusedxml import ElementTree as DET
 
 from checks.findings import SEVERITY_LABEL, Finding
 from workbook.atomic import atomic_path
 from workbook.build import RESULTS_HEADER, BuildOptions, write_report
 from workbook.layout import RESULTS_SHEET, a1, col_letter, layout_for, quote_sheet
 from workbook.report import Report
-from workbook.spec import Edition
+from workbook.spec import Edition, cell_id, select
 from workbook.values import format_number
 
 from .consolidate import STATUS, USED, derivation, input_ids, row_blocks
 from .export_data import neutralise
+from .unitfile import sheet_parts
 
 if TYPE_CHECKING:
     from .consolidate import ConsolidationResult, Source
@@ -124,31 +124,50 @@ def detail_rows(result: ConsolidationResult) -> Iterator[list[Any]]:
 DETAIL_HEAD_ROWS = len(DETAIL_HEAD)
 
 
-def _outcome_groups(ed: Edition) -> list[tuple[str, list[str]]]:
-    """Part 三's outcome groups ((一)…(六)) with their rows, and their short printed label."""
-    block = ed.table("part3").blocks[0]
-    head = block.row("public").path[0]
-    groups: dict[str, list[str]] = {}
-    for row in block.rows:
-        if len(row.path) > 1 and row.path[0] == head and row.key != "total":
-            groups.setdefault(re.sub(r"（[^）]{3,}）$", "", row.path[1]), []).append(row.key)
-    return list(groups.items())
+Series = list[tuple[str, tuple[str, ...]]]
+
+
+def chart_series(ed: Edition) -> tuple[Series, Series]:
+    """The chart's series as (label, Part 三 cells added up): applications received, and what became
+    of them — read from the spec's rules of Part 三, so the chart follows either edition. The balance
+    rule's left rows are received (one series each); of its right rows, the one the column-wise sum
+    totals is split into the outcome groups it adds up (（一）…（六）: the rows' second label level,
+    long bracketed notes dropped), the others follow. All in the column the row-wise sum totals."""
+    table = ed.table("part3")
+    block = table.blocks[0]
+    rules = [r for r in ed.rules if r.get("table") == table.key]
+    balance = next(r for r in rules if r.kind == "balance")
+    by_column = next(r for r in rules if r.kind == "sum" and r.get("axis") == "column")
+    by_row = next(r for r in rules if r.kind == "sum" and r.get("axis") == "row")
+    at = lambda row: cell_id(table.key, block.key, row, by_row.get("target"))  # noqa: E731
+    received: Series = [(block.row(r).label, (at(r),)) for r in balance.get("left")]
+    series: Series = []
+    for row in balance.get("right"):
+        if row != by_column.get("target"):
+            series.append((block.row(row).label, (at(row),)))
+            continue
+        groups: dict[str, list[str]] = {}
+        for key in select(block.rows, by_column.get("items")):
+            path = block.row(key).path
+            label = re.sub(r"（[^）]{3,}）$", "", path[1] if len(path) > 1 else path[-1])
+            groups.setdefault(label, []).append(at(key))
+        series += [(label, tuple(cells)) for label, cells in groups.items()]
+    return received, series
 
 
 def type_table(result: ConsolidationResult) -> tuple[list[str], list[list[Any]]]:
     """Applications received and how they were handled, per unit type (the chart's data)."""
     ed = result.edition
-    block = ed.table("part3").blocks[0]
     derived, D = derivation(ed.key)
-    pos = {c: k for k, c in enumerate(derived)}
-    totals = np.zeros((len(result.detail), len(derived)))
+    column = {c: k for k, c in enumerate((*result.input_ids, *derived))}
+    received, disposed = chart_series(ed)
+    W = np.zeros((len(column), len(received) + len(disposed)))  # every cell → the series it adds to
+    for j, (_, cells) in enumerate(received + disposed):
+        W[[column[c] for c in cells], j] = 1.0
+    values = np.zeros((len(result.detail), W.shape[1]))
     for k, rows in enumerate(row_blocks(result.detail, 2048)):
-        totals[k * 2048:k * 2048 + len(rows)] = rows @ D
-    col = lambda row: totals[:, pos[f"part3.main.{row}.total"]]  # noqa: E731
-    groups = _outcome_groups(ed)
-    series = [(block.row("new").label, col("new")), (block.row("carried").label, col("carried"))]
-    series += [(label, sum(col(r) for r in rows)) for label, rows in groups]
-    series.append((block.row("carry_next").label, col("carry_next")))
+        values[k * 2048:k * 2048 + len(rows)] = np.concatenate([rows, rows @ D], axis=1) @ W
+    series = [(label, values[:, j]) for j, (label, _) in enumerate(received + disposed)]
     kinds = [s.name if s.origin == "summary" else s.unit_type for s in result.included]
     order = list(dict.fromkeys(kinds))
     header = ["单位类型", "单位数", *[label for label, _ in series]]
@@ -195,7 +214,7 @@ def _board_line(i: int, s: Source | None, status: str, reason: str, entry: Any =
     soft = f"{s.soft}（{s.explained}）" if s.soft else (0 if not s.error else None)
     reason = reason + ("；含宏（已按数值读取，宏未运行）" if s.macro else "") + (f"；{s.invalid} 个单元格无法识别为数字，按 0 计" if s.invalid and s.status == "summed" else "")
     if s.formulas:
-        reason += f"；输入单元格中有公式（{'、'.join(s.formulas[:5])}{' 等' if len(s.formulas) > 5 else ''}），文件未保存计算结果，按 0 计，请该单位改为直接填写数字"
+        reason += f"；输入单元格中有公式：{s.formula_note()}"
     return [i, s.name or (entry.name if entry else ""), s.cover.get("credit_code", "") or (entry.code if entry else ""),
             s.unit_type if not s.error else (entry.unit_type if entry else ""), status, reason.lstrip("；"), str(s.path),
             s.cover.get("date", ""), _when(s.mtime), s.hard if not s.error else None, soft, s.sha256]
@@ -370,7 +389,8 @@ def _extra(result: ConsolidationResult, streams: dict[str, _Stream], counts: dic
         header, table = type_table(result)
         chart = wb.add_chart({"type": "column", "subtype": "stacked"})
         r1, r2 = chart_row + 1, chart_row + len(table) - 1  # the unit types, without the 合计 row
-        for c in range(4, len(header)):
+        first = 2 + len(chart_series(result.edition)[0])  # after 单位类型, 单位数 and the rows received
+        for c in range(first, len(header)):  # what became of the applications, stacked
             chart.add_series({"name": [BOARD_SHEET, chart_row, c], "categories": [BOARD_SHEET, r1, 0, r2, 0],
                               "values": [BOARD_SHEET, r1, c, r2, c]})
         new = wb.add_chart({"type": "line"})
@@ -439,25 +459,6 @@ def _rows_xml(stream: _Stream) -> Iterator[str]:
         yield "".join(parts)
 
 
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-       "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
-_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-
-
-def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name → part name inside a package, from workbook.xml and its relationships (parsed
-    with defusedxml: this also reads units' files, which are untrusted)."""
-    book = DET.fromstring(z.read("xl/workbook.xml"))
-    rels = DET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target", "") for r in rels.iterfind("p:Relationship", _NS)}
-    out = {}
-    for sheet in book.iterfind("m:sheets/m:sheet", _NS):
-        target = targets.get(sheet.get(_REL_ID))
-        if target:
-            out[sheet.get("name", "")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return out
-
-
 _TAIL_AFTER_LINKS = re.compile(r"<printOptions|<pageMargins|<pageSetup|<headerFooter|<rowBreaks|<colBreaks|<drawing|"
                                r"<legacyDrawing|<picture|<tableParts|<extLst|</worksheet>")
 
@@ -491,7 +492,7 @@ def _write_sheet(w: Any, xml: str, stream: _Stream, count: int) -> None:
 def splice(stage: Path, target: Path, streams: dict[str, _Stream], counts: dict[str, int]) -> None:
     """Copy the package at ``stage`` to ``target``, streaming the rows into the named sheets."""
     with zipfile.ZipFile(stage) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
-        parts = {part: name for name, part in _sheet_parts(zin).items() if name in streams}
+        parts = {part: name for name, part in sheet_parts(zin).items() if name in streams}
         for item in zin.infolist():
             data = zin.read(item.filename)
             name = parts.get(item.filename)
@@ -594,5 +595,5 @@ def write_long(result: ConsolidationResult, path: Path, fmt: str) -> Path:
     return Path(path)
 
 
-__all__ = ["BOARD_SHEET", "CHART_SHEET", "DETAIL_SHEET", "board_rows", "detail_rows", "long_rows", "neutralise",
+__all__ = ["BOARD_SHEET", "CHART_SHEET", "DETAIL_SHEET", "board_rows", "chart_series", "detail_rows", "long_rows", "neutralise",
            "result_rows", "summary_sheets", "table_grid", "write_long", "write_summary"]

@@ -28,14 +28,33 @@ TTL_ENV = "NIANBAO_TRANSFER_TTL"
 PUBLIC_URL_ENV = "NIANBAO_PUBLIC_URL"
 DEFAULT_TTL = 3600.0
 MAX_FILES = 3000  # a city with many counties' units uploads at most this many files at once
+#: Total size of one upload, in MB. A unit's workbook is 30–100 KB, so the default leaves room for
+#: MAX_FILES files many times over, yet one request cannot fill the server's disk.
+UPLOAD_MB_ENV = "NIANBAO_UPLOAD_MAX_MB"
+DEFAULT_UPLOAD_MB = 500
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 
 
-def safe_name(name: str, fallback: str = "文件") -> str:
+def upload_limit() -> int:
+    """The most bytes one upload may hold (``NIANBAO_UPLOAD_MAX_MB``, else 500 MB)."""
+    text = os.environ.get(UPLOAD_MB_ENV, "").strip()
+    try:
+        mb = float(text) if text else DEFAULT_UPLOAD_MB
+    except ValueError:
+        mb = DEFAULT_UPLOAD_MB
+    return int(max(mb, 0.001) * 1024 * 1024)
+
+
+def safe_name(name: str, fallback: str = "文件", *, strip_path: bool = True) -> str:
     """A file name that stays inside its folder on every system: no path, no reserved characters,
-    no leading dots, at most 120 characters (the suffix kept)."""
-    base = re.split(r"[\\/]", name or "")[-1]
+    no leading dots, at most 120 characters (the suffix kept).
+
+    The one place that makes names safe: uploads (a browser may send “C:\\…\\x.xlsx”: the path is
+    dropped, ``strip_path``) and names made from text people typed, such as a unit name read from a
+    cover (``strip_path=False``: “/” and “\\” are only characters there, replaced like the others).
+    """
+    base = re.split(r"[\\/]", name or "")[-1] if strip_path else (name or "")
     base = _UNSAFE.sub("_", base).strip().lstrip(".").strip()
     if not base:
         return fallback
@@ -132,4 +151,4 @@ class Transfers:
             return True
 
 
-__all__ = ["DIR_ENV", "MAX_FILES", "PUBLIC_URL_ENV", "TTL_ENV", "Transfers", "safe_name"]
+__all__ = ["DIR_ENV", "MAX_FILES", "PUBLIC_URL_ENV", "TTL_ENV", "UPLOAD_MB_ENV", "Transfers", "safe_name", "upload_limit"]

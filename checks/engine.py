@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from workbook.derive import derivation_matrix, input_ids
 from workbook.layout import a1, layout_for
 from workbook.report import Report
 from workbook.spec import KIND_LABELS, Edition, Rule, load_edition
@@ -75,21 +76,16 @@ def to_matrices(edition_key: str, reports: Sequence[Report]) -> Matrices:
 @cache
 def _leaf_matrix(edition_key: str) -> np.ndarray:
     """(cells × cells): column d holds how often each input cell counts in cell d — the identity
-    for an input cell, its input cells (followed down ``items``) for a derived one."""
+    for an input cell, the spec's derivation (workbook.derive) for a derived one."""
     ed = load_edition(edition_key)
     index = ed.cell_index
+    derived, matrix = derivation_matrix(edition_key)
     out = np.zeros((len(ed.cells), len(ed.cells)))
-
-    def add(col: int, cid: str) -> None:
-        cell = ed.cell(cid)
-        if cell.role == "input":
-            out[index[cid], col] += 1.0
-        else:
-            for item in cell.items:
-                add(col, item)
-
-    for j, c in enumerate(ed.cells):
-        add(j, c.id)
+    rows = [index[c] for c in input_ids(edition_key)]
+    for cid in input_ids(edition_key):
+        out[index[cid], index[cid]] = 1.0
+    for k, cid in enumerate(derived):
+        out[rows, index[cid]] = matrix[:, k]
     return out
 
 

@@ -16,13 +16,24 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".xltx")
 MISSING = "文件或文件夹不存在"
 
 
-def expand(inputs: Iterable[Path]) -> list[Path]:
-    """Files as given, and every spreadsheet file below each folder (sorted, recursive)."""
+def hidden(path: Path, below: Path) -> bool:
+    """A hidden file or a file in a hidden folder (a name starting with “.”) below ``below``:
+    the half-written ``.~name.xxxx.xlsx`` of ``workbook.atomic`` and of a crashed run, macOS's
+    ``._name.xlsx`` copies, ``.git``. Nobody hands those in."""
+    return any(part.startswith(".") for part in path.relative_to(below).parts)
+
+
+def expand(inputs: Iterable[Path], suffixes: Iterable[str] = EXCEL_SUFFIXES) -> list[Path]:
+    """Files as given, and every spreadsheet file below each folder (sorted, recursive): the one
+    rule of which files in a folder count (``suffixes`` lets a command add kinds of its own, as the
+    audit adds published reports). Hidden files are skipped; Office's ``~$`` lock files are kept,
+    on purpose: each is reported (the workbook is still open in Excel), not silently passed over."""
+    wanted = {s.lower() for s in suffixes}
     out: list[Path] = []
     for p in inputs:
         p = Path(p)
         if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in EXCEL_SUFFIXES)
+            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in wanted and not hidden(q, p) and q.is_file())
         else:
             out.append(p)
     return out

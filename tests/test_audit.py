@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Callable
 
 import openpyxl
+import pytest
 from test_import_writers import P3_COLUMNS, P3_ROWS, Published, html_page, numbers, sample, tab_dump, write_docx
 
 from addin.audit import audit, find_inputs, read_register
+from addin.register import RegisterError
 from workbook.samples import load_transcription
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,3 +163,31 @@ def test_a_township_that_published_rules_is_flagged(tmp_path: Path) -> None:
     entry = audit([tmp_path / "桥头镇.txt"]).entries[0]
     assert entry.report is not None and entry.report.cover["unit_type"] == "乡镇人民政府"
     assert "R2.4" in {f.rule for f in entry.result.findings}
+
+
+def _damaged(path: Path) -> Path:
+    """The first bytes of a workbook and nothing more: a zip without its directory."""
+    path.write_bytes(b"PK\x03\x04" + b"\x14\x00" * 40)
+    return path
+
+
+def test_a_register_is_read_like_the_consolidations_and_a_damaged_one_refused(tmp_path: Path) -> None:
+    damaged = _damaged(tmp_path / "名单.xlsx")
+    with pytest.raises(RegisterError, match="名单.xlsx") as exc:
+        read_register(damaged)
+    assert re.search("[\u4e00-\u9fff]{4}", str(exc.value)) and not re.search("[A-Za-z]{4,}Error", str(exc.value))
+    _county(tmp_path / "公开")
+    with pytest.raises(RegisterError):
+        audit(find_inputs([tmp_path / "公开"]), units=damaged)
+    # as offices keep it: a title above the header, saved by Excel on a Chinese PC (GBK)
+    lines = ["青禾县2026年度报送单位名单", "", "序号,单位名称,单位类型", *[f"{i},{n}," for i, n in enumerate(CHILDREN, 1)]]
+    (tmp_path / "名单.csv").write_bytes("\n".join(lines).encode("gbk"))
+    assert read_register(tmp_path / "名单.csv") == list(CHILDREN)
+
+
+def test_the_audit_command_refuses_a_damaged_register_in_chinese(tmp_path: Path,
+                                                                 cli: Callable[[list[str], Path], subprocess.CompletedProcess[str]]) -> None:
+    _county(tmp_path / "公开")
+    _damaged(tmp_path / "名单.xlsx")
+    proc = cli(["audit", "公开", "--units", "名单.xlsx"], tmp_path)
+    assert proc.returncode == 2 and "名单.xlsx" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

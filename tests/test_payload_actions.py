@@ -248,3 +248,22 @@ def test_client_action_sets() -> None:
     assert "addNote" in sets["Office.js"] and "addNote" not in sets["VBA"]
     with pytest.raises(ActionError):
         supported_actions("Lotus 1-2-3")
+
+
+def test_the_output_has_the_mode_of_an_ordinary_saved_file(report: Path, tmp_path: Path) -> None:
+    """Written through ``workbook.atomic``: readable like any file the user saves (the umask's
+    default), not the 0600 of a bare temporary file; an existing output keeps its own mode."""
+    actions = [{"func": "setValues", "args": [None], "values": [[5]], "sheet_position": 0,
+                "start_row": 0, "start_column": 0, "row_count": 1, "column_count": 1}]
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "新.xlsx"
+        apply_actions(report, actions, out)
+        assert out.stat().st_mode & 0o777 == 0o644
+        os.chmod(out, 0o640)
+        apply_actions(report, actions, out)
+        assert out.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+    assert openpyxl.load_workbook(out).worksheets[0]["A1"].value == 5
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

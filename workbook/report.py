@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+import numpy as np
 
 from .spec import Edition, load_edition
 from .values import Parsed, Status, parse_number
@@ -92,16 +93,18 @@ class Report:
 
 
 def derive_totals(edition: Edition, numbers: Mapping[str, float]) -> dict[str, float]:
-    """Compute every derived cell from the input cells, following the spec's sum rules."""
-    memo: dict[str, float] = {}
+    """Compute every derived cell from the input cells (blank or unreadable inputs count 0),
+    through the spec's derivation (``workbook.derive``), never from stored totals."""
+    from .derive import derivation_matrix, input_ids
 
-    def value(cid: str) -> float:
-        cell = edition.cell(cid)
-        if cell.role == "input":
-            v = numbers.get(cid, 0.0)
-            return 0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-        if cid not in memo:
-            memo[cid] = sum(value(i) for i in cell.items)
-        return memo[cid]
+    derived, matrix = derivation_matrix(edition.key)
+    x = np.array([_num(numbers.get(cid)) for cid in input_ids(edition.key)], dtype=float)
+    x[~np.isfinite(x)] = 0.0
+    return dict(zip(derived, (x @ matrix).tolist()))
 
-    return {c.id: value(c.id) for c in edition.derived_cells}
+
+def _num(value: Any) -> float:
+    try:
+        return float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
