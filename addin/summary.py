@@ -36,7 +36,7 @@ from workbook.spec import Edition, cell_id, select
 from workbook.values import format_number
 
 from .consolidate import STATUS, USED, derivation, input_ids, row_blocks
-from .export_data import neutralise
+from .safety import neutralise
 from .unitfile import sheet_parts
 
 if TYPE_CHECKING:
