@@ -10,7 +10,6 @@ and every number is checked against sums computed in this file from the uploaded
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import re
@@ -31,6 +30,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+
+from addin_support import NO_BROWSER, find_browser, headless_dom, require_xlwings_server
 from openpyxl.cell.cell import MergedCell
 from python_calamine import CalamineWorkbook
 
@@ -43,11 +44,7 @@ from workbook.build import write_template
 from workbook.layout import RESULTS_SHEET, layout_for
 from workbook.spec import load_edition
 
-NO_SERVER = "xlwings-server 未安装（pip install xlwings-server==1.20.0），加载项的服务端测试无法运行"
-if importlib.util.find_spec("xlwings_server") is None:
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):  # in CI a missing extra is a broken install
-        pytest.fail(NO_SERVER, pytrace=False)
-    pytest.skip(NO_SERVER, allow_module_level=True)
+require_xlwings_server()
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "samples" / "宁海县交通运输局2020年政府信息公开工作年度报告.xlsx"
@@ -571,9 +568,9 @@ def test_task_pane_shows_the_buttons_and_offers_in_headless_chromium(server: tup
     """The served task pane in a real browser (Office.js and the xlwings client stubbed, as they
     only run inside Excel): the 导出PDF button and the 汇总 file chooser render, and a real 汇总
     answer shows its message, figures and download link."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = find_browser()
     if browser is None:
-        pytest.skip("未安装 Chromium（apt-get install -y chromium）")
+        pytest.skip(NO_BROWSER)
     url, _ = server
     with urllib.request.urlopen(url + "/taskpane.html") as r:
         served = r.read().decode("utf-8")
@@ -584,10 +581,7 @@ def test_task_pane_shows_the_buttons_and_offers_in_headless_chromium(server: tup
                         f'<script type="application/json" id="answer">{answer}</script>'
                         f"<script>{DRIVER}</script></body>")
     (tmp_path / "pane.html").write_text(page, encoding="utf-8")
-    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-                           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom",
-                           (tmp_path / "pane.html").as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    done = headless_dom(browser, tmp_path / "pane.html", tmp_path / "profile")
     dom = done.stdout
     assert "Uncaught" not in done.stderr, done.stderr
     state = json.loads(html.unescape(re.search(r'data-nb="([^"]*)"', dom).group(1)))

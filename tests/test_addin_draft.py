@@ -13,11 +13,9 @@ posting client runs.
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +27,8 @@ from urllib.request import Request, urlopen
 
 import openpyxl
 import pytest
+
+from addin_support import NO_BROWSER, find_browser, headless_dom, require_xlwings_server
 from openpyxl.cell.cell import MergedCell
 
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # in-process books (government use)
@@ -42,11 +42,7 @@ from workbook.layout import layout_for
 from workbook.read import read_report
 from workbook.spec import load_edition
 
-NO_SERVER = "xlwings-server 未安装（pip install xlwings-server==1.20.0），加载项的服务端测试无法运行"
-if importlib.util.find_spec("xlwings_server") is None:
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):  # in CI a missing extra is a broken install
-        pytest.fail(NO_SERVER, pytrace=False)
-    pytest.skip(NO_SERVER, allow_module_level=True)
+require_xlwings_server()
 
 ROOT = Path(__file__).resolve().parents[1]
 INBOX = ROOT / "samples" / "青禾县-2026" / "收文"
@@ -316,16 +312,13 @@ def test_ribbon_task_pane_and_scripts_offer_the_button(server: str) -> None:
 def test_only_a_yes_in_the_task_pane_writes(server: str, tmp_path: Path) -> None:
     """The served nianbao.js in headless Chromium (Office.js and the xlwings client stubbed, as they
     only run inside Excel): the question's callback runs draft_apply on “yes” and nothing on “no”."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = find_browser()
     if browser is None:
-        pytest.skip("未安装 Chromium（apt-get install -y chromium）")
+        pytest.skip(NO_BROWSER)
     page = (f'<html><head><base href="{server}/"><script>{STUB}</script></head><body>'
             f'<script src="{server}/static/js/nianbao.js"></script><script>{DRIVER}</script></body></html>')
     (tmp_path / "pane.html").write_text(page, encoding="utf-8")
-    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-                           "--virtual-time-budget=5000", "--dump-dom", (tmp_path / "pane.html").as_uri()],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = headless_dom(browser, tmp_path / "pane.html", tmp_path / "profile")
     state = json.loads(html.unescape(re.search(r'data-nb="([^"]*)"', done.stdout).group(1)))
     assert state["errors"] == []
     assert state["runs"] == [["no", []], ["yes", ["draft_apply"]]]

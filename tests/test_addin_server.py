@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import html
-import importlib.util
 import json
 import os
 import random
@@ -30,6 +29,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+
+from addin_support import NO_BROWSER, find_browser, headless_dom, require_xlwings_server
 from openpyxl.cell.cell import MergedCell
 from openpyxl.utils import get_column_letter, range_boundaries
 
@@ -43,11 +44,7 @@ from workbook.read import read_report
 from workbook.report import derive_totals
 from workbook.samples import MISTAKES, county_units, fake_report
 
-NO_SERVER = "xlwings-server 未安装（pip install xlwings-server==1.20.0），加载项的服务端测试无法运行"
-if importlib.util.find_spec("xlwings_server") is None:
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):  # in CI a missing extra is a broken install
-        pytest.fail(NO_SERVER, pytrace=False)
-    pytest.skip(NO_SERVER, allow_module_level=True)
+require_xlwings_server()
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "samples" / "宁海县交通运输局2020年政府信息公开工作年度报告.xlsx"
@@ -365,9 +362,9 @@ def test_task_pane_lists_a_real_answer_in_headless_chromium(server: str, workboo
     """The served task pane with its own script, in a real browser. Office.js and the xlwings
     client only run inside Excel, so their scripts are taken out and ``Office``/``Excel`` are
     stubs that record what the pane asks Excel to do; the answer is a real server answer."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = find_browser()
     if browser is None:
-        pytest.skip("未安装 Chromium（apt-get install -y chromium）")
+        pytest.skip(NO_BROWSER)
     path = workbooks["unit2021"]
     answer = post(server, "validate", build_payload(path, "Office.js"))
     with urllib.request.urlopen(server + "/taskpane.html") as r:
@@ -379,10 +376,7 @@ def test_task_pane_lists_a_real_answer_in_headless_chromium(server: str, workboo
                         f'<script type="application/json" id="answer">{data}</script>'
                         f"<script>{DRIVER}</script></body>")
     (tmp_path / "pane.html").write_text(page, encoding="utf-8")
-    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-                           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom",
-                           (tmp_path / "pane.html").as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    done = headless_dom(browser, tmp_path / "pane.html", tmp_path / "profile")
     dom = done.stdout
     assert "Uncaught" not in done.stderr, done.stderr
     state = json.loads(html.unescape(re.search(r'data-nb="([^"]*)"', dom).group(1)))
