@@ -6,11 +6,17 @@ Office.js and Excel cannot run here; the task pane is loaded in a real headless 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -36,3 +42,52 @@ def headless_dom(browser: str, page: Path, profile: Path) -> subprocess.Complete
                            "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
                            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom",
                            page.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+
+
+#: ``nianbao`` as installed (``python -m addin.cli`` would register the commands on a second app).
+NIANBAO = [sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(root: Path, extra_env: dict[str, str] | None = None, clean_log: bool = True) -> Iterator[str]:
+    """``nianbao serve`` in a subprocess on a free loopback port, the licence key from its config
+    file (not the environment); yields the base URL; afterwards, with ``clean_log``, the log must
+    hold no traceback."""
+    (root / "serve.toml").write_text('license_key = "noncommercial"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("XLWINGS_LICENSE_KEY", "XLWINGS_HOSTNAME")}
+    env.update(extra_env or {})
+    port = free_port()
+    log_path = root / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([*NIANBAO, "serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--config", str(root / "serve.toml")], cwd=root, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/manifest", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("服务没有启动：\n" + log_path.read_text(encoding="utf-8"))
+            time.sleep(0.2)
+        try:
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    if clean_log:
+        assert "Traceback" not in log_path.read_text(encoding="utf-8")

@@ -14,9 +14,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import unicodedata
 import urllib.error
@@ -31,7 +29,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin_support import NO_BROWSER, find_browser, headless_dom, require_xlwings_server
+from addin_support import NIANBAO, NO_BROWSER, find_browser, headless_dom, require_xlwings_server, running_server
 from openpyxl.cell.cell import MergedCell
 from python_calamine import CalamineWorkbook
 
@@ -51,48 +49,18 @@ SEED = ROOT / "samples" / "宁海县交通运输局2020年政府信息公开工�
 INBOX = ROOT / "samples" / "青禾县-2026" / "收文"
 REGISTER = ROOT / "samples" / "青禾县-2026" / "单位名单.csv"
 UNITS = sorted(INBOX.glob("青禾县*.xlsx"))[:5]  # includes a unit with “-”, “/” and “０” in its cells
-NIANBAO = [sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()"]
 PART3 = "三、收到和处理政府信息公开申请情况"
 NO_SOFFICE = "未安装 LibreOffice（soffice）：apt-get install -y libreoffice-calc-nogui fonts-noto-cjk"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``nianbao serve`` in a subprocess with a transfer folder of its own: (url, folder)."""
     root = tmp_path_factory.mktemp("serve-buttons")
-    (root / "serve.toml").write_text('license_key = "noncommercial"\n', encoding="utf-8")
     transfer = root / "transfer"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("XLWINGS_LICENSE_KEY", "XLWINGS_HOSTNAME")}
-    env["NIANBAO_TRANSFER_DIR"] = str(transfer)
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen([*NIANBAO, "serve", "--port", str(port), "--config", str(root / "serve.toml")],
-                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/manifest", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("服务没有启动：\n" + (root / "server.log").read_text(encoding="utf-8"))
-            time.sleep(0.2)
-    yield url, transfer
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    assert "Traceback" not in (root / "server.log").read_text(encoding="utf-8")
+    with running_server(root, {"NIANBAO_TRANSFER_DIR": str(transfer)}) as url:
+        yield url, transfer
 
 
 def post(url: str, script: str, payload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,10 +16,6 @@ import html
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +24,7 @@ from urllib.request import Request, urlopen
 import openpyxl
 import pytest
 
-from addin_support import NO_BROWSER, find_browser, headless_dom, require_xlwings_server
+from addin_support import NO_BROWSER, find_browser, headless_dom, require_xlwings_server, running_server
 from openpyxl.cell.cell import MergedCell
 
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # in-process books (government use)
@@ -50,47 +46,18 @@ INBOX = ROOT / "samples" / "青禾县-2026" / "收文"
 UNIT = INBOX / "青禾县卫生健康局.xlsx"
 WITH_ERRORS = INBOX / "青禾县公安局.xlsx"
 CLIENTS = ["VBA", "Office.js"]
-NIANBAO = [sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()"]
 NARRATIVE = ("全年政府信息公开工作有序推进，依申请公开答复规范。", "下一步将继续完善工作机制。")
 STALE = "2026年，本机关共收到政府信息公开申请999件，上年结转0件；办结999件。"
 TEXT_RULES = {r.id for r in load_edition("2021").rules if r.kind in ("text_numbers", "text_year")}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``nianbao serve`` in a subprocess, the licence key from its config file."""
     root = tmp_path_factory.mktemp("serve-draft")
-    (root / "serve.toml").write_text('license_key = "noncommercial"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("XLWINGS_LICENSE_KEY", "XLWINGS_HOSTNAME")}
-    port = free_port()
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen([*NIANBAO, "serve", "--port", str(port), "--config", str(root / "serve.toml")],
-                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urlopen(url + "/manifest", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("服务没有启动：\n" + (root / "server.log").read_text(encoding="utf-8"))
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    assert "Traceback" not in (root / "server.log").read_text(encoding="utf-8")
+    with running_server(root) as url:
+        yield url
 
 
 def post(url: str, script: str, path: Path, client: str) -> list[dict[str, Any]]:

@@ -11,15 +11,11 @@ from __future__ import annotations
 import concurrent.futures
 import html
 import json
-import os
 import random
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -30,7 +26,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin_support import NO_BROWSER, find_browser, headless_dom, require_xlwings_server
+from addin_support import NIANBAO, NO_BROWSER, find_browser, headless_dom, require_xlwings_server, running_server
 from openpyxl.cell.cell import MergedCell
 from openpyxl.utils import get_column_letter, range_boundaries
 
@@ -56,14 +52,7 @@ UNITS = {"unit2021": (2, 2026, frozenset({"imbalance", "blanks", "placeholder", 
 SEED_NO = 11
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
-
-#: ``nianbao`` as installed (``python -m addin.cli`` would register the commands on a second app).
-NIANBAO = [sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,33 +63,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``nianbao serve`` in a subprocess; the licence key comes from a config file, not the env."""
     root = tmp_path_factory.mktemp("serve")
-    config = root / "serve.toml"
-    config.write_text('license_key = "noncommercial"\n', encoding="utf-8")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "XLWINGS_LICENSE_KEY"}
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen([*NIANBAO, "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--config", str(config)], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/manifest", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("服务没有启动：\n" + (root / "server.log").read_text(encoding="utf-8"))
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    # an unknown script is answered 500 by xlwings-server itself, which logs its own traceback
+    with running_server(root, clean_log=False) as url:
+        yield url
 
 
 def post(url: str, script: str, payload: dict[str, Any]) -> dict[str, Any]:
