@@ -65,7 +65,9 @@ def draft_text(report: Report) -> str:
     n = report.with_totals()
     block = ed.table("part3").blocks[0]
     p3 = lambda row: n[cell_id("part3", block.key, row, "total")]  # noqa: E731
-    p4 = lambda col: n[cell_id("part4", "main", "cases", col)]  # noqa: E731
+    # the numbers R3.7 compares with the text, summed over the same cells the rule names
+    quotes = {q["key"]: q["cells"] for q in ed.rules_of("text_numbers")[0].get("quotes")}
+    quoted = lambda key: sum(n[cell_id(*c)] for c in quotes[key])  # noqa: E731
     result_head = block.row("total").path[0]
     groups: dict[str, float] = {}
     for row in block.rows:
@@ -77,10 +79,10 @@ def draft_text(report: Report) -> str:
     year = report.year
     lead = f"{year}年" if year else "本年度"
     outcomes = "、".join(f"{name}{num(v)}件" for name, v in groups.items())
-    return (f"{lead}，{_subject(report)}共收到政府信息公开申请{num(p3('new'))}件，上年结转{num(p3('carried'))}件；"
-            f"办结{num(p3('total'))}件，其中{outcomes}；结转下年度继续办理{num(p3('carry_next'))}件。"
-            f"全年因政府信息公开引起行政复议{num(p4('review_total'))}件、"
-            f"行政诉讼{num(p4('direct_total') + p4('after_total'))}件。")
+    return (f"{lead}，{_subject(report)}共收到政府信息公开申请{num(quoted('received'))}件，上年结转{num(p3('carried'))}件；"
+            f"办结{num(quoted('handled'))}件，其中{outcomes}；结转下年度继续办理{num(p3('carry_next'))}件。"
+            f"全年因政府信息公开引起行政复议{num(quoted('review'))}件、"
+            f"行政诉讼{num(quoted('litigation'))}件。")
 
 
 @dataclass(frozen=True)

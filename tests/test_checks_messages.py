@@ -31,8 +31,10 @@ def test_no_message_repeats_a_printed_label(edition: str) -> None:
     labels |= {t.label for t in ed.texts} | {f.label for f in ed.cover} | {t.title for t in ed.tables}
     for rule in ed.rules:
         assert not [x for x in labels if len(x) >= 3 and x in rule.message], (rule.id, rule.message)
-        # a quoted number names its cells, not a description of them (the pattern is the clerk's prose)
-        assert all(set(q) == {"pattern", "cells"} for q in rule.get("quotes", ())), rule.id
+        # a quoted number names its cells, not a description of them (the pattern is the clerk's prose);
+        # its key is an identifier the draft paragraph uses to state the same cells' sum
+        assert all(set(q) == {"key", "pattern", "cells"} and q["key"].isidentifier() and q["key"].isascii()
+                   for q in rule.get("quotes", ())), rule.id
 
 
 def test_table_rule_messages_name_the_compared_cells() -> None:
