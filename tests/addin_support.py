@@ -91,3 +91,25 @@ def running_server(root: Path, extra_env: dict[str, str] | None = None, clean_lo
                 proc.kill()
     if clean_log:
         assert "Traceback" not in log_path.read_text(encoding="utf-8")
+
+
+def render_taskpane(browser: str, url: str, answer: object, stub: str, driver: str, work: Path) -> tuple[str, dict]:
+    """The served task pane with Office.js stripped and stubbed, fed a real server ``answer`` by
+    ``driver``; returns (the rendered DOM, the page's own ``data-nb`` state). No JS error allowed."""
+    import html
+    import json
+    import re
+
+    with urllib.request.urlopen(url + "/taskpane.html") as r:
+        served = r.read().decode("utf-8")
+    page = re.sub(r"<script\b[^>]*>.*?</script>", "", served, flags=re.DOTALL)
+    data = json.dumps(answer, ensure_ascii=False).replace("</", "<\\/")
+    page = re.sub(r"<head[^>]*>", lambda m: f'{m.group(0)}<base href="{url}/"><script>{stub}</script>', page, count=1)
+    page = page.replace("</body>", f'<script src="{url}/static/js/nianbao.js"></script>'
+                        f'<script type="application/json" id="answer">{data}</script>'
+                        f"<script>{driver}</script></body>")
+    (work / "pane.html").write_text(page, encoding="utf-8")
+    done = headless_dom(browser, work / "pane.html", work / "profile")
+    assert "Uncaught" not in done.stderr, done.stderr
+    state = json.loads(html.unescape(re.search(r'data-nb="([^"]*)"', done.stdout).group(1)))
+    return done.stdout, state

@@ -29,7 +29,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin_support import NIANBAO, NO_BROWSER, find_browser, headless_dom, require_xlwings_server, running_server
+from addin_support import NIANBAO, NO_BROWSER, find_browser, render_taskpane, require_xlwings_server, running_server
 from openpyxl.cell.cell import MergedCell
 from python_calamine import CalamineWorkbook
 
@@ -540,19 +540,7 @@ def test_task_pane_shows_the_buttons_and_offers_in_headless_chromium(server: tup
     if browser is None:
         pytest.skip(NO_BROWSER)
     url, _ = server
-    with urllib.request.urlopen(url + "/taskpane.html") as r:
-        served = r.read().decode("utf-8")
-    page = re.sub(r"<script\b[^>]*>.*?</script>", "", served, flags=re.DOTALL)
-    answer = json.dumps(into_template["actions"], ensure_ascii=False).replace("</", "<\\/")
-    page = re.sub(r"<head[^>]*>", lambda m: f'{m.group(0)}<base href="{url}/"><script>{STUB}</script>', page, count=1)
-    page = page.replace("</body>", f'<script src="{url}/static/js/nianbao.js"></script>'
-                        f'<script type="application/json" id="answer">{answer}</script>'
-                        f"<script>{DRIVER}</script></body>")
-    (tmp_path / "pane.html").write_text(page, encoding="utf-8")
-    done = headless_dom(browser, tmp_path / "pane.html", tmp_path / "profile")
-    dom = done.stdout
-    assert "Uncaught" not in done.stderr, done.stderr
-    state = json.loads(html.unescape(re.search(r'data-nb="([^"]*)"', dom).group(1)))
+    dom, state = render_taskpane(browser, url, into_template["actions"], STUB, DRIVER, tmp_path)
     assert state["errors"] == []
     text = html.unescape(dom)
     assert re.search(r'<button[^>]*xw-click="export_pdf"[^>]*>导出PDF</button>', text)

@@ -26,7 +26,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin_support import NIANBAO, NO_BROWSER, find_browser, headless_dom, require_xlwings_server, running_server
+from addin_support import NIANBAO, NO_BROWSER, find_browser, render_taskpane, require_xlwings_server, running_server
 from openpyxl.cell.cell import MergedCell
 from openpyxl.utils import get_column_letter, range_boundaries
 
@@ -332,19 +332,7 @@ def test_task_pane_lists_a_real_answer_in_headless_chromium(server: str, workboo
         pytest.skip(NO_BROWSER)
     path = workbooks["unit2021"]
     answer = post(server, "validate", build_payload(path, "Office.js"))
-    with urllib.request.urlopen(server + "/taskpane.html") as r:
-        served = r.read().decode("utf-8")
-    page = re.sub(r"<script\b[^>]*>.*?</script>", "", served, flags=re.DOTALL)
-    data = json.dumps(answer, ensure_ascii=False).replace("</", "<\\/")
-    page = re.sub(r"<head[^>]*>", lambda m: f'{m.group(0)}<base href="{server}/"><script>{STUB}</script>', page, count=1)
-    page = page.replace("</body>", f'<script src="{server}/static/js/nianbao.js"></script>'
-                        f'<script type="application/json" id="answer">{data}</script>'
-                        f"<script>{DRIVER}</script></body>")
-    (tmp_path / "pane.html").write_text(page, encoding="utf-8")
-    done = headless_dom(browser, tmp_path / "pane.html", tmp_path / "profile")
-    dom = done.stdout
-    assert "Uncaught" not in done.stderr, done.stderr
-    state = json.loads(html.unescape(re.search(r'data-nb="([^"]*)"', dom).group(1)))
+    dom, state = render_taskpane(browser, server, answer, STUB, DRIVER, tmp_path)
     assert state["errors"] == []
     findings = expected[path.name]
     text = html.unescape(dom)
