@@ -44,8 +44,8 @@ def headless_dom(browser: str, page: Path, profile: Path) -> subprocess.Complete
                            page.as_uri()], capture_output=True, text=True, timeout=120, check=False)
 
 
-#: ``nianbao`` as installed (``python -m addin.cli`` would register the commands on a second app).
-NIANBAO = [sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()"]
+#: ``nianbao`` as installed (``python -m addin.cli.app`` would register the commands on a second app).
+NIANBAO = [sys.executable, "-c", "import sys; from addin.cli.app import main; sys.argv[0] = 'nianbao'; main()"]
 
 
 def free_port() -> int:

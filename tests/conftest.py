@@ -53,7 +53,7 @@ TotalFn = Callable[[Edition, str, Callable[[str], float]], float]
 def nianbao_command() -> list[str]:
     """The real console command, or its entry point when the script is not on PATH."""
     exe = shutil.which("nianbao")
-    return [exe] if exe else [sys.executable, "-c", "from addin.cli import main; main()"]
+    return [exe] if exe else [sys.executable, "-c", "from addin.cli.app import main; main()"]
 
 
 def run_nianbao(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

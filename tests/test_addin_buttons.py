@@ -35,9 +35,9 @@ from python_calamine import CalamineWorkbook
 
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # in-process books (government use); not passed to the server
 
-from addin.actions import apply_actions, unsupported_actions
-from addin.payload import build_payload
-from addin.transfer import Transfers, safe_name
+from addin.excel.actions import apply_actions, unsupported_actions
+from addin.excel.payload import build_payload
+from addin.excel.transfer import Transfers, safe_name
 from workbook.build import write_template
 from workbook.layout import RESULTS_SHEET, layout_for
 from workbook.spec import load_edition
@@ -291,7 +291,7 @@ def test_export_pdf_without_libreoffice_says_so(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("NIANBAO_PDF_ENGINE", "libreoffice")
     import xlwings as xw
 
-    from addin import buttons
+    import addin.excel.buttons as buttons
     from workbook import office
 
     monkeypatch.setattr(office.shutil, "which", lambda name: None)
@@ -454,7 +454,7 @@ def _refused(url: str, body: bytes, kind: str) -> tuple[int, str]:
 
 
 def test_upload_caps_the_number_of_files_and_checks_their_times_in_chinese(server: tuple[str, Path]) -> None:
-    from addin.transfer import MAX_FILES
+    from addin.excel.transfer import MAX_FILES
 
     url, transfer = server
     batches = set((transfer / "uploads").iterdir()) if (transfer / "uploads").exists() else set()
@@ -478,7 +478,7 @@ def test_upload_caps_the_number_of_files_and_checks_their_times_in_chinese(serve
 def test_upload_refuses_a_request_larger_than_the_limit_before_reading_it(server: tuple[str, Path]) -> None:
     import http.client
 
-    from addin.transfer import upload_limit
+    from addin.excel.transfer import upload_limit
 
     url, _ = server
     host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port

@@ -20,10 +20,12 @@ os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # government use:
 
 import xlwings as xw
 
-from addin import desktop, xlcore
-from addin.actions import apply_actions, unsupported_actions
-from addin.payload import build_payload
-from addin.safety import FORMULA_STARTS, cell_value, is_formula_like, neutralise
+import addin.excel.desktop as desktop
+
+import addin.excel.core as xlcore
+from addin.excel.actions import apply_actions, unsupported_actions
+from addin.excel.payload import build_payload
+from addin.publish.safety import FORMULA_STARTS, cell_value, is_formula_like, neutralise
 from checks.findings import Finding
 from workbook.build import PROTECTION_OPTIONS, BuildOptions, write_report, write_template
 from workbook.layout import RESULTS_SHEET, layout_for
@@ -275,7 +277,7 @@ def test_desktop_door_hands_the_calling_book_to_the_core(files: dict[str, Path],
 
 
 # ------------------------------------------------------------------------------------------
-# Text that would run as a formula: one rule (addin.safety), applied at every door
+# Text that would run as a formula: one rule (addin.publish.safety), applied at every door
 # ------------------------------------------------------------------------------------------
 
 def test_one_rule_for_text_that_a_spreadsheet_would_run() -> None:

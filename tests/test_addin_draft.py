@@ -29,10 +29,10 @@ from openpyxl.cell.cell import MergedCell
 
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # in-process books (government use)
 
-from addin.actions import apply_actions, unsupported_actions
-from addin.draft import write_overview
-from addin.payload import build_payload
-from addin.safety import FORMULA_STARTS
+from addin.excel.actions import apply_actions, unsupported_actions
+from addin.publish.draft import write_overview
+from addin.excel.payload import build_payload
+from addin.publish.safety import FORMULA_STARTS
 from checks import validate_report
 from workbook.layout import layout_for
 from workbook.read import read_report

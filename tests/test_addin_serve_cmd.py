@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from addin import cmd_serve
-from addin.cli import app
+import addin.cli.serve as cmd_serve
+from addin.cli.app import app
 
 runner = CliRunner()
 
@@ -77,7 +77,7 @@ def test_an_invalid_key_is_reported_before_the_server_starts(tmp_path: Path) -> 
     if importlib.util.find_spec("xlwings_server") is None:
         pytest.skip("xlwings-server 未安装")
     env = {**os.environ, "XLWINGS_LICENSE_KEY": "not-a-key", "NIANBAO_CONFIG": str(tmp_path / "none.toml")}
-    done = subprocess.run([sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()",
+    done = subprocess.run([sys.executable, "-c", "import sys; from addin.cli.app import main; sys.argv[0] = 'nianbao'; main()",
                            "serve", "--port", "0"], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 2
     assert "许可密钥无效" in "".join(done.stderr.split()) and "Traceback" not in done.stderr
@@ -85,7 +85,7 @@ def test_an_invalid_key_is_reported_before_the_server_starts(tmp_path: Path) -> 
 
 def test_server_settings_point_at_our_project() -> None:
     env = cmd_serve.server_environment("noncommercial", cmd_serve.ServeConfig(hostname="nianbao.example.gov.cn"))
-    assert Path(env["XLWINGS_PROJECT_DIR"]) == Path(cmd_serve.__file__).parent / "server"
+    assert Path(env["XLWINGS_PROJECT_DIR"]) == Path(cmd_serve.__file__).parents[1] / "server"
     assert (Path(env["XLWINGS_PROJECT_DIR"]) / "custom_scripts" / "scripts.py").is_file()
     assert env["XLWINGS_LICENSE_KEY"] == "noncommercial" and env["XLWINGS_HOSTNAME"] == "nianbao.example.gov.cn"
     assert env["XLWINGS_MANIFEST_ID_PROD"] == cmd_serve.MANIFEST_ID and env["XLWINGS_ENVIRONMENT"] == "prod"

@@ -30,9 +30,9 @@ from addin_support import NIANBAO, NO_BROWSER, find_browser, render_taskpane, re
 from openpyxl.cell.cell import MergedCell
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from addin import xlcore
-from addin.actions import apply_actions, unsupported_actions
-from addin.payload import build_payload
+import addin.excel.core as xlcore
+from addin.excel.actions import apply_actions, unsupported_actions
+from addin.excel.payload import build_payload
 from checks import validate_report
 from workbook.build import RESULTS_HEADER, write_report
 from workbook.layout import RESULTS_SHEET, layout_for

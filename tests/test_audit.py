@@ -16,8 +16,8 @@ import openpyxl
 import pytest
 from test_import_writers import P3_COLUMNS, P3_ROWS, Published, html_page, numbers, sample, tab_dump, write_docx
 
-from addin.audit import audit, find_inputs, read_register
-from addin.register import RegisterError
+from addin.county.audit import audit, find_inputs, read_register
+from addin.county.register import RegisterError
 from workbook.samples import load_transcription
 
 ROOT = Path(__file__).resolve().parents[1]

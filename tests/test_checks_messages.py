@@ -14,7 +14,7 @@ import random
 import pytest
 from test_checks_rules import _p, _review_to_zero, base_report, fill_totals, hits, previous_of
 
-from addin.cmd_rules import rules_markdown
+from addin.cli.rules import rules_markdown
 from checks import validate_report
 from workbook.livecheck import live_checks, live_rule_ids
 from workbook.spec import EDITIONS, load_edition

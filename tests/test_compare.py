@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from test_import_writers import P3_COLUMNS, numbers, sample, tab_dump
 
-from addin.compare import compare, load_report
+from addin.county.compare import compare, load_report
 from workbook.read import read_report
 
 ROOT = Path(__file__).resolve().parents[1]

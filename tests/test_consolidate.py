@@ -29,8 +29,8 @@ from workbook.report import Report
 from workbook.samples import county_units, fake_report
 from workbook.spec import load_edition
 
-from addin.consolidate import SCOPES, ConsolidateOptions, consolidate
-from addin.summary import summary_sheets
+from addin.county.consolidate import SCOPES, ConsolidateOptions, consolidate
+from addin.county.summary import summary_sheets
 
 YEAR = 2026
 ED = load_edition("2021")

@@ -26,8 +26,8 @@ from workbook.report import Report
 from workbook.samples import county_units, fake_report
 from workbook.spec import load_edition
 
-from addin.consolidate import ConsolidateOptions, consolidate
-from addin.summary import neutralise
+from addin.county.consolidate import ConsolidateOptions, consolidate
+from addin.county.summary import neutralise
 
 YEAR = 2026
 ED = load_edition("2021")
@@ -194,7 +194,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("where", ["addin.summary.detail_rows", "workbook.build._write_meta"])
+@pytest.mark.parametrize("where", ["addin.county.summary.detail_rows", "workbook.build._write_meta"])
 def test_a_crash_while_writing_leaves_the_previous_summary_and_no_partial_file(
         where: str, inbox: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = [p for p, _ in inbox["good"].values()][:3]

@@ -16,8 +16,8 @@ from workbook.build import write_report
 from workbook.layout import layout_for
 from workbook.samples import county_units, fake_report
 
-from addin.consolidate import ConsolidateOptions, consolidate, parse_date
-from addin.register import RegisterError, load_register
+from addin.county.consolidate import ConsolidateOptions, consolidate, parse_date
+from addin.county.register import RegisterError, load_register
 
 YEAR = 2026
 LAY = layout_for("2021")

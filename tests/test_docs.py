@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from addin.cli import _load_commands, app
-from addin.cmd_rules import rules_markdown
+from addin.cli.app import _load_commands, app
+from addin.cli.rules import rules_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 

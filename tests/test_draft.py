@@ -17,7 +17,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin.draft import contradictions, draft_text, merge_overview, write_overview
+from addin.publish.draft import contradictions, draft_text, merge_overview, write_overview
 from checks import validate_report
 from workbook.build import BuildOptions, write_report
 from workbook.layout import layout_for

@@ -20,7 +20,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from addin.export_data import ExportRefused, export_csv, export_json
+from addin.publish.data import ExportRefused, export_csv, export_json
 from workbook.build import write_report
 from workbook.layout import layout_for
 from workbook.read import read_report
@@ -139,7 +139,7 @@ def test_every_formula_start_is_neutralised_in_csv_but_numbers_stay_numbers(star
     """The CSV door, fed directly (the reader would strip a leading tab or CR from a file's cells):
     each of = + - @ tab CR at the start of a text gets the apostrophe; the signed 2019 column's
     negative number is written as the number it is."""
-    from addin.export_data import prepare, to_csv
+    from addin.publish.data import prepare, to_csv
 
     seed = read_report(SEED)
     cid = "part2.a5.licensing.change"

@@ -20,8 +20,8 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from lxml import html as lxml_html
 
-from addin.export_data import ExportRefused
-from addin.export_doc import export_docx, export_html
+from addin.publish.data import ExportRefused
+from addin.publish.doc import export_docx, export_html
 from workbook.build import write_report
 from workbook.layout import TABLE_TOP, layout_for
 from workbook.read import read_report

@@ -24,8 +24,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin.export_data import ExportRefused
-from addin.export_pdf import export_pdf
+from addin.publish.data import ExportRefused
+from addin.publish.pdf import export_pdf
 from workbook.build import BuildOptions, write_report
 from workbook.layout import layout_for
 from workbook.report import Member, Report
@@ -210,7 +210,7 @@ def test_missing_libreoffice_says_how_to_install(tmp_path: Path) -> None:
     work.mkdir()
     unit = work / "单位.xlsx"
     shutil.copyfile(UNITS / "青禾县交通运输局.xlsx", unit)
-    proc = subprocess.run([sys.executable, "-c", "from addin.cli import main; main()", "export", str(unit), "--to", "pdf"],
+    proc = subprocess.run([sys.executable, "-c", "from addin.cli.app import main; main()", "export", str(unit), "--to", "pdf"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "LibreOffice" in proc.stderr and "apt-get install" in proc.stderr

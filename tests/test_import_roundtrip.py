@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from addin import export_doc
+import addin.publish.doc as export_doc
 from workbook.build import write_report
 from workbook.published import import_report
 from workbook.read import read_report

@@ -21,14 +21,14 @@ os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
 
 import xlwings as xw  # noqa: E402
 
-from addin.actions import (  # noqa: E402
+from addin.excel.actions import (  # noqa: E402
     ActionError,
     apply_actions,
     client_actions,
     supported_actions,
     unsupported_actions,
 )
-from addin.payload import build_payload  # noqa: E402
+from addin.excel.payload import build_payload  # noqa: E402
 
 CLIENTS = ["VBA", "Office.js"]
 

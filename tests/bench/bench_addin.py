@@ -29,8 +29,8 @@ os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # government use:
 
 import xlwings as xw
 
-from addin import xlcore
-from addin.payload import build_payload
+import addin.excel.core as xlcore
+from addin.excel.payload import build_payload
 from checks import validate_report
 from workbook.build import write_report
 from workbook.read import read_report
@@ -38,7 +38,7 @@ from workbook.samples import county_units, fake_report
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 60
-NIANBAO = [sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()"]
+NIANBAO = [sys.executable, "-c", "import sys; from addin.cli.app import main; sys.argv[0] = 'nianbao'; main()"]
 
 
 def median_ms(func: Callable[[], Any], runs: int = RUNS) -> float:

@@ -86,7 +86,7 @@ def make_units(base: list[tuple[Path, str, str]], folder: Path, n: int) -> list[
 
 def child_consolidate(listing: Path, n: int, out: Path, workers: int) -> dict[str, float]:
     """One timed run in this (fresh) process."""
-    from addin.consolidate import ConsolidateOptions, consolidate
+    from addin.county.consolidate import ConsolidateOptions, consolidate
 
     paths = [Path(p) for p in listing.read_text(encoding="utf-8").splitlines()[:n]]
     for p in paths:  # warm the page cache, as files that were just copied into a folder are

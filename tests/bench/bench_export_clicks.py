@@ -26,12 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from addin.payload import build_payload
+from addin.excel.payload import build_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 INBOX = ROOT / "samples" / "青禾县-2026" / "收文"
 ROUNDS = 5
-NIANBAO = [sys.executable, "-c", "import sys; from addin.cli import main; sys.argv[0] = 'nianbao'; main()"]
+NIANBAO = [sys.executable, "-c", "import sys; from addin.cli.app import main; sys.argv[0] = 'nianbao'; main()"]
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

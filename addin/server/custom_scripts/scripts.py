@@ -1,7 +1,7 @@
 """xlwings Server scripts: ``POST /xlwings/custom-scripts-call/{name}`` runs the one named here.
 
-Each is a one-line door onto ``addin.xlcore`` or ``addin.buttons``, which hold all the logic, so the desktop door
-(``addin.desktop``) and this server door behave the same. The names are the URLs: the Office.js
+Each is a one-line door onto ``addin.excel.core`` or ``addin.excel.buttons``, which hold all the logic, so the desktop door
+(``addin.excel.desktop``) and this server door behave the same. The names are the URLs: the Office.js
 ribbon and task pane call them through xlwings' ``runPython``, and the VBA macros of the
 deployment guide call ``RunServerPython "https://…/xlwings/custom-scripts-call/validate"``.
 """
@@ -15,7 +15,9 @@ from xlwings.server import (
     script,  # the server decorator (xlwings.script is the desktop one)
 )
 
-from addin import buttons, xlcore
+import addin.excel.buttons as buttons
+
+import addin.excel.core as xlcore
 
 
 @script

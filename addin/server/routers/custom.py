@@ -4,7 +4,7 @@ that 导出PDF and 汇总 made.
 
 The upload obeys the server's authentication (``dep.User``: nothing when IT configured none, the
 add-in's token when it did). The download does not — a browser opened from Excel or from a
-pasted address cannot send it — so the unguessable, expiring token is the key (``addin.transfer``).
+pasted address cannot send it — so the unguessable, expiring token is the key (``addin.excel.transfer``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from starlette.formparsers import MultiPartException
 from xlwings_server import dependencies as dep
 from xlwings_server.config import settings
 
-from addin import buttons
-from addin.transfer import MAX_FILES, safe_name, upload_limit
+import addin.excel.buttons as buttons
+from addin.excel.transfer import MAX_FILES, safe_name, upload_limit
 from workbook.read import MAX_BYTES
 
 router = APIRouter(prefix=f"{settings.app_path}/nianbao")

@@ -21,12 +21,12 @@ from workbook.published import Imported, PublishedError, import_report, write_im
 from workbook.read import ReadError, read_report
 from workbook.values import format_number
 
-from .register import RegisterError
-from .cli import app, console, err, fail, os_error_text
+from addin.county.register import RegisterError
+from addin.cli.app import app, console, err, fail, os_error_text
 
 if TYPE_CHECKING:
-    from .audit import Audit
-    from .compare import Comparison
+    from addin.county.audit import Audit
+    from addin.county.compare import Comparison
 
 MAX_ROWS = 40
 
@@ -83,7 +83,7 @@ def import_(
     """把公开发布的年报（文本、网页、Word）录入为年报工作簿，并列出规范了哪些写法、哪些内容未能录入。"""
     from checks import validate_report
 
-    from .audit import find_inputs
+    from addin.county.audit import find_inputs
 
     if output.exists() and not output.is_dir():
         fail(f"-o 应为输出文件夹，但 {output} 是一个文件。")
@@ -137,8 +137,8 @@ def audit(
     units: Optional[Path] = typer.Option(None, "--units", help="下级单位名单（.csv 或 .xlsx，含“单位名称”列），用于列出缺报单位"),
 ) -> None:
     """核查公开发布的年报：全部录入并一起校验，列出各单位违反的规则；给出上级报告时核对上级与下级合计。"""
-    from .audit import audit as run_audit
-    from .audit import find_inputs, read_register, units_json, write_xlsx
+    from addin.county.audit import audit as run_audit
+    from addin.county.audit import find_inputs, read_register, units_json, write_xlsx
 
     paths = find_inputs(inputs)
     if not paths:
@@ -163,7 +163,7 @@ def audit(
 
 
 def _print_audit(result: Audit) -> None:
-    from .audit import rule_title
+    from addin.county.audit import rule_title
 
     rules = result.rules()
     t = RichTable(title="各单位违反的规则（数字为处数；红色为错误，黄色为提示）", header_style="bold", title_justify="left")
@@ -225,7 +225,7 @@ def compare(
     """对比同一单位两个年度的报告：每个单元格的变化、新出现和消失的行、跨年度核对、考核比率。"""
     from workbook.atomic import write_text_atomic
 
-    from .compare import LoadError, compare as run_compare, load_folder, load_report, pair_folders, to_html, to_json, write_xlsx
+    from addin.county.compare import LoadError, compare as run_compare, load_folder, load_report, pair_folders, to_html, to_json, write_xlsx
 
     only_last: list[str] = []
     only_this: list[str] = []
@@ -267,7 +267,7 @@ def compare(
 
 
 def _print_compare(cmps: list[Comparison], only_last: list[str], only_this: list[str]) -> None:
-    from .compare import fmt, points, summary, summary_headers
+    from addin.county.compare import fmt, points, summary, summary_headers
 
     if len(cmps) > 1 or only_last or only_this:
         heads = summary_headers(cmps)

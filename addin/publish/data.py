@@ -10,7 +10,7 @@ recomputed ones (``Report.with_totals``) are what is printed.
 
 The long format has one record per cover field, number cell and text part, with the official
 labels. CSV is UTF-8 with a BOM (so Excel opens the Chinese correctly) and every text field that
-a spreadsheet would take for a formula gets a leading apostrophe (``addin.safety.neutralise``, the
+a spreadsheet would take for a formula gets a leading apostrophe (``addin.publish.safety.neutralise``, the
 rule every door that writes text shares), so that no cell can start a formula when the file is
 opened (numbers that we format ourselves, such as ``-8`` in the signed 2019 column, are data and
 stay as they are).
@@ -35,7 +35,7 @@ from workbook.report import SCOPES, SOURCES, Report
 from workbook.spec import Edition
 from workbook.values import clean_text, format_number
 
-from .safety import neutralise
+from addin.publish.safety import neutralise
 
 NOTICE_LIMIT = 10
 CSV_HEADER = ("单位", "年度", "部分", "分组", "行", "列", "编号", "位置", "值")

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from addin.publish.safety import safe_name
+
 DIR_ENV = "NIANBAO_TRANSFER_DIR"
 TTL_ENV = "NIANBAO_TRANSFER_TTL"
 #: The address ``nianbao serve`` listens on, for download links in messages to VBA clients.
@@ -33,7 +35,6 @@ MAX_FILES = 3000  # a city with many counties' units uploads at most this many f
 UPLOAD_MB_ENV = "NIANBAO_UPLOAD_MAX_MB"
 DEFAULT_UPLOAD_MB = 500
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
-_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 
 
 def upload_limit() -> int:
@@ -46,22 +47,6 @@ def upload_limit() -> int:
     return int(max(mb, 0.001) * 1024 * 1024)
 
 
-def safe_name(name: str, fallback: str = "文件", *, strip_path: bool = True) -> str:
-    """A file name that stays inside its folder on every system: no path, no reserved characters,
-    no leading dots, at most 120 characters (the suffix kept).
-
-    The one place that makes names safe: uploads (a browser may send “C:\\…\\x.xlsx”: the path is
-    dropped, ``strip_path``) and names made from text people typed, such as a unit name read from a
-    cover (``strip_path=False``: “/” and “\\” are only characters there, replaced like the others).
-    """
-    base = re.split(r"[\\/]", name or "")[-1] if strip_path else (name or "")
-    base = _UNSAFE.sub("_", base).strip().lstrip(".").strip()
-    if not base:
-        return fallback
-    stem, dot, suffix = base.rpartition(".")
-    if dot and 0 < len(suffix) <= 8:
-        return stem[: 120 - len(suffix) - 1] + "." + suffix
-    return base[:120]
 
 
 @dataclass(frozen=True)

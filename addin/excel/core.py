@@ -1,7 +1,7 @@
 """The add-in's buttons — 校验, 计算合计, 清除标记 — as functions of an ``xw.Book``.
 
 One core serves every door: the xlwings Server scripts (Office.js task pane and ribbon, VBA
-``RunServerPython``) and the desktop ``RunPython`` door (``addin.desktop``). It uses the public
+``RunServerPython``) and the desktop ``RunPython`` door (``addin.excel.desktop``). It uses the public
 xlwings API, so it runs the same on a remote book (a JSON snapshot posted by Excel, whose writes
 become actions) and on a live desktop book — with one exception, ``_app_action``, which keeps a
 message with the book it is about when a server handles several clicks at once.
@@ -57,7 +57,7 @@ from workbook.read import Grid, ReadError, report_from_grids
 from workbook.report import SOURCES, Report
 from workbook.values import Status, clean_text, format_number
 
-from .safety import cell_value
+from addin.publish.safety import cell_value
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -331,7 +331,7 @@ RESULT_COLUMNS: tuple[tuple[str, Callable[[Finding], Any]], ...] = (
     ("explanation", lambda f: f.explanation),
 )
 if len(RESULT_COLUMNS) != len(RESULTS_HEADER):  # pragma: no cover - a build.py change not followed here
-    raise RuntimeError(f"校验结果 has {len(RESULTS_HEADER)} columns in workbook.build but {len(RESULT_COLUMNS)} in addin.xlcore")
+    raise RuntimeError(f"校验结果 has {len(RESULTS_HEADER)} columns in workbook.build but {len(RESULT_COLUMNS)} in addin.excel.core")
 #: 0-based column of the finding's location, which links to the cell.
 LOCATION_COLUMN = [key for key, _ in RESULT_COLUMNS].index("location")
 
@@ -553,7 +553,7 @@ def clear_marks(book: xw.Book, client: Client) -> Outcome:
     return Outcome(message)
 
 
-# Shared with ``addin.buttons`` (导出PDF, 汇总), whose buttons read, guard and answer the same way.
+# Shared with ``addin.excel.buttons`` (导出PDF, 汇总), whose buttons read, guard and answer the same way.
 guarded = _guarded
 app_action = _app_action
 

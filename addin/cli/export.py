@@ -18,12 +18,12 @@ from workbook.office import OfficeMissing
 from workbook.read import ReadError, read_report
 from workbook.spec import CURRENT_EDITION, load_edition
 
-from .cli import app, console, err, fail
-from .draft import DraftError, draft_text, merge_overview, write_overview
-from .export_data import ExportRefused, export_csv, export_json, rule_list
-from .export_doc import export_docx, export_html
-from .export_pdf import export_pdf
-from .terminal import print_results
+from addin.cli.app import app, console, err, fail
+from addin.publish.draft import DraftError, draft_text, merge_overview, write_overview
+from addin.publish.data import ExportRefused, export_csv, export_json, rule_list
+from addin.publish.doc import export_docx, export_html
+from addin.publish.pdf import export_pdf
+from addin.cli.terminal import print_results
 
 FORMATS = ("pdf", "html", "docx", "csv", "json")
 DRAFT_SUFFIX = "-总体情况"

@@ -41,8 +41,8 @@ from workbook.office import convert, soffice
 from workbook.report import Report
 from workbook.values import clean_text
 
-from .export_data import ExportData, output_path, prepare
-from .export_doc import table_grid
+from addin.publish.data import ExportData, output_path, prepare
+from addin.publish.doc import table_grid
 
 ENGINE_ENV = "NIANBAO_PDF_ENGINE"
 NOTICE_FINDINGS = 5

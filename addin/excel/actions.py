@@ -34,7 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from workbook.atomic import atomic_path
 
-from .payload import quote_sheet_name
+from addin.excel.payload import quote_sheet_name
 
 CLIENT_ACTIONS_FILE = Path(__file__).with_name("client_actions.txt")
 #: Column header of client_actions.txt → the ``client`` string of the payload.

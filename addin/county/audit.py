@@ -26,7 +26,7 @@ from workbook.read import ReadError, read_report
 from workbook.report import Report
 from workbook.spec import EDITIONS, load_edition
 
-from .register import load_register
+from addin.county.register import load_register
 
 COMPARED_TABLES = ("part3", "part4")
 #: The parent recognised by its name: a county's, district's, banner's or city's government, not a
@@ -191,7 +191,7 @@ def _pick_parent(entries: list[Entry], parent: Path | None) -> tuple[Entry | Non
 
 def read_register(path: Path) -> list[str]:
     """Unit names from a register (.csv, .xlsx, …), read by the consolidation's own reader
-    (``addin.register.load_register``): the same columns, encodings and checks. A register that
+    (``addin.county.register.load_register``): the same columns, encodings and checks. A register that
     cannot be used raises ``RegisterError`` with the reason in Chinese."""
     return [e.name for e in load_register(path).entries]
 

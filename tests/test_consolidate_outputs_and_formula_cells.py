@@ -1,4 +1,4 @@
-"""Review fixes of the consolidation: the summary never replaces a unit's file nor leaves the working
+"""Consolidation keeps its outputs and inputs apart and says what it summed: the summary never replaces a unit's file nor leaves the working
 folder, every formula in an input cell is named, hidden leftovers are not inputs, the summary's
 一、总体情况 carries the official data paragraph, and totals, chart and county type come from the spec.
 
@@ -26,7 +26,7 @@ from workbook.report import Report
 from workbook.samples import county_units, fake_report
 from workbook.spec import load_edition
 
-from addin.consolidate import ConsolidateOptions, consolidate
+from addin.county.consolidate import ConsolidateOptions, consolidate
 from checks import validate_report
 from checks.files import expand
 
@@ -188,7 +188,7 @@ def test_hidden_files_are_skipped_and_lock_files_kept(tmp_path: Path) -> None:
 
 
 def test_audit_finds_inputs_with_the_same_rule(tmp_path: Path) -> None:
-    from addin.audit import find_inputs
+    from addin.county.audit import find_inputs
 
     folder = tmp_path / "公开"
     (folder / "sub").mkdir(parents=True)
@@ -201,7 +201,7 @@ def test_audit_finds_inputs_with_the_same_rule(tmp_path: Path) -> None:
 # --- 8. the data paragraph is the official one; the chart comes from the spec ---------------------
 
 def test_the_summary_overview_carries_the_draft_paragraph(tmp_path: Path, total_of: Callable) -> None:
-    from addin.draft import DATA_PARAGRAPH
+    from addin.publish.draft import DATA_PARAGRAPH
 
     units = _units(tmp_path / "收文", n=4)
     out = tmp_path / "汇总.xlsx"
@@ -223,7 +223,7 @@ def test_the_summary_overview_carries_the_draft_paragraph(tmp_path: Path, total_
 
 
 def test_the_chart_series_follow_the_spec_of_either_edition() -> None:
-    from addin.summary import chart_series
+    from addin.county.summary import chart_series
 
     groups = ["（一）予以公开", "（二）部分公开", "（三）不予公开", "（四）无法提供", "（五）不予处理", "（六）其他处理"]
     for key, other_rows in (("2021", 3), ("2019", 1)):
@@ -255,13 +255,13 @@ def test_the_derivation_matrix_gives_every_total(key: str, total_of: Callable) -
 # --- 10. the county government's type comes from the spec -----------------------------------------
 
 def test_the_county_type_is_the_specs(tmp_path: Path) -> None:
-    from addin.register import county_government_type
+    from addin.county.register import county_government_type
 
     spec = tomllib.loads((ROOT / "workbook" / "specs" / "common.toml").read_text(encoding="utf-8"))
     field = next(f for f in spec["cover"]["fields"] if f["key"] == "unit_type")
     own = field["choices"][0]
     assert county_government_type() == county_government_type("2019") == own
-    assert f'"{own}"' not in (ROOT / "addin" / "consolidate.py").read_text(encoding="utf-8")
+    assert all(f'"{own}"' not in p.read_text(encoding="utf-8") for p in (ROOT / "addin" / "county").glob("*.py"))
     # --scope self keeps the units of that type (the samples' 本级 is the government's office)
     units = _units(tmp_path / "收文", n=4)
     result = consolidate([tmp_path / "收文"], None, ConsolidateOptions(name=NAME, scope="self"))
@@ -300,7 +300,7 @@ def test_the_type_table_behind_the_chart_adds_up_the_units(tmp_path: Path, total
 
 
 def test_formula_cells_are_found_in_every_spelling_excel_and_others_use(tmp_path: Path) -> None:
-    from addin.unitfile import formula_inputs
+    from addin.county.unitfile import formula_inputs
 
     (path, _), = _units(tmp_path, n=1)
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

@@ -1,6 +1,6 @@
 """``nianbao consolidate``: the county's units into one summary workbook, from the command line.
 
-A thin mirror of ``addin.consolidate.consolidate``: options in, a progress bar while files are
+A thin mirror of ``addin.county.consolidate.consolidate``: options in, a progress bar while files are
 read, then a short account in Chinese of what was summed and what was left out and why.
 """
 
@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from workbook.build import DEFAULT_PASSWORD
 
-from .cli import app, console, err, fail
-from .consolidate import (STATUS, ConsolidateOptions, ConsolidationError, ConsolidationResult, check_output, consolidate,
+from addin.cli.app import app, console, err, fail
+from addin.county.consolidate import (STATUS, ConsolidateOptions, ConsolidationError, ConsolidationResult, check_output, consolidate,
                           default_output, save)
 
 MAX_NAMES = 10

@@ -17,8 +17,8 @@ from workbook.office import OfficeMissing
 from workbook.samples import COUNTY, REPO_SAMPLES, SEED_NAME
 from workbook.spec import CURRENT_EDITION, edition_for_year
 
-from .cli import app, console, fail
-from .terminal import print_results, totals_line
+from addin.cli.app import app, console, fail
+from addin.cli.terminal import print_results, totals_line
 
 YEAR = 2026
 
@@ -38,10 +38,10 @@ def demo(
     samples: Path = typer.Option(Path("samples"), "--samples", help="样例目录"),
 ) -> None:
     """用随附样例演示全年流程：生成模板、校验、汇总青禾县、导出 PDF 和 HTML。"""
-    from .cmd_consolidate import account
-    from .consolidate import ConsolidateOptions, consolidate
-    from .export_doc import export_html
-    from .export_pdf import export_pdf
+    from addin.cli.consolidate import account
+    from addin.county.consolidate import ConsolidateOptions, consolidate
+    from addin.publish.doc import export_html
+    from addin.publish.pdf import export_pdf
 
     root = _samples(samples)
     out.mkdir(parents=True, exist_ok=True)

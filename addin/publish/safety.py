@@ -1,11 +1,12 @@
-"""Text that a spreadsheet must show, never run: the one rule every door that writes text uses.
+"""Text that a spreadsheet must show, never run, and file names that stay in their folder: the one
+rule of each that every door uses.
 
 A cell whose text starts with ``=``, ``+``, ``-`` or ``@`` is taken for a formula by Excel, WPS and
 LibreOffice — when typed, when set as a value by an add-in, and when a CSV file is opened — and a
 leading tab or carriage return hides such a start from a casual look (the OWASP list for “CSV
 injection”). Clerks' texts (a unit name, the narrative of 一、总体情况, a typed “-” or “/”) reach
-three doors: the 校验结果 rows (``addin.xlcore``), the cells the 汇总 and 生成数据段落 buttons write
-(``addin.buttons``) and the CSV export (``addin.export_data``). Each door asks this module, so they
+three doors: the 校验结果 rows (``addin.excel.core``), the cells the 汇总 and 生成数据段落 buttons write
+(``addin.excel.buttons``) and the CSV export (``addin.publish.data``). Each door asks this module, so they
 cannot disagree about which texts are dangerous.
 
 Only text is neutralised. A number is data: the signed 2019 column's ``-8`` is written as the
@@ -63,4 +64,27 @@ def cell_value(value: Any) -> Any:
     return value
 
 
-__all__ = ["FORMULA_STARTS", "TEXT_PREFIX", "cell_value", "is_formula_like", "neutralise"]
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
+
+
+def safe_name(name: str, fallback: str = "文件", *, strip_path: bool = True) -> str:
+    """A file name that stays inside its folder on every system: no path, no reserved characters,
+    no leading dots, at most 120 characters (the suffix kept).
+
+    The one place that makes names safe: uploads (a browser may send “C:\\…\\x.xlsx”: the path is
+    dropped, ``strip_path``) and names made from text people typed, such as a unit name read from a
+    cover (``strip_path=False``: “/” and “\\” are only characters there, replaced like the others).
+    """
+    base = re.split(r"[\\/]", name or "")[-1] if strip_path else (name or "")
+    base = _UNSAFE.sub("_", base).strip().lstrip(".").strip()
+    if not base:
+        return fallback
+    stem, dot, suffix = base.rpartition(".")
+    if dot and 0 < len(suffix) <= 8:
+        return stem[: 120 - len(suffix) - 1] + "." + suffix
+    return base[:120]
+
+
+__all__ = ["FORMULA_STARTS", "TEXT_PREFIX", "cell_value", "is_formula_like", "neutralise", "safe_name"]

@@ -4,11 +4,11 @@ With Python, this toolkit and the xlwings Excel add-in (``xlwings addin install`
 VBA button runs, for example::
 
     Sub 校验()
-        RunPython "import addin.desktop as nb; nb.validate()"
+        RunPython "import addin.excel.desktop as nb; nb.validate()"
     End Sub
 
 Each function takes the workbook that called it (``xw.Book.caller()``) and hands it to the same
-core as the server (``addin.xlcore``), so both doors mark, list and answer alike. This module is
+core as the server (``addin.excel.core``), so both doors mark, list and answer alike. This module is
 deliberately thin: it needs a running Excel on Windows or macOS and cannot be tested here (the
 core it calls is tested through the server and in process). See docs/加载项部署说明.md.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import xlwings as xw
 
-from . import xlcore
+import addin.excel.core as xlcore
 
 
 def validate() -> xlcore.Outcome:
@@ -42,14 +42,14 @@ def clear_marks() -> xlcore.Outcome:
 
 def draft() -> xlcore.Outcome:
     """生成数据段落：按表格数字生成“一、总体情况”的数据段落；已有其他文字时只提示，不覆盖。"""
-    from . import buttons
+    import addin.excel.buttons as buttons
 
     return buttons.draft_overview(xw.Book.caller())
 
 
 def draft_apply() -> xlcore.Outcome:
     """写入数据段落：把数据段落写入“一、总体情况”（原有文字保留）。"""
-    from . import buttons
+    import addin.excel.buttons as buttons
 
     return buttons.draft_apply(xw.Book.caller())
 
@@ -67,8 +67,8 @@ def export_pdf() -> str:
     from workbook.office import OfficeMissing
     from workbook.read import ReadError
 
-    from .export_data import ExportRefused
-    from .export_pdf import export_pdf as export
+    from addin.publish.data import ExportRefused
+    from addin.publish.pdf import export_pdf as export
 
     book = xw.Book.caller()
     source = Path(book.fullname)

@@ -3,7 +3,7 @@
 
 生成数据段落 writes one text cell of the open workbook (see ``draft_overview``). 导出PDF and 汇总
 make a *file* — a PDF, a summary workbook — which an Excel client cannot receive as
-an action. So the server keeps the file under a random token (``addin.transfer``) and the answer
+an action. So the server keeps the file under a random token (``addin.excel.transfer``) and the answer
 offers it: the Office.js task pane shows a download link (and opens the PDF in the browser), the
 VBA client gets a message with the address, since VBA cannot download.
 
@@ -42,16 +42,18 @@ from workbook.report import Report
 from workbook.spec import cell_id
 from workbook.values import Status, format_number
 
-from . import xlcore
-from .consolidate import SCOPES, ConsolidateOptions, ConsolidationResult, consolidate, save
-from .draft import MAX_CELL_CHARS, TEXT_KEY, contradictions, draft_text, merge_overview
-from .export_data import ExportRefused, prepare, rule_list
-from .export_pdf import render_pdf
-from .register import STATUS, USED, ConsolidationError
-from .safety import cell_value
-from .summary import BOARD_SHEET, CHART_SHEET, DETAIL_SHEET, summary_sheets
-from .transfer import PUBLIC_URL_ENV, Transfers, safe_name
-from .xlcore import TITLE, Client, Outcome, alert, guarded
+import addin.excel.core as xlcore
+from addin.county.consolidate import SCOPES, ConsolidateOptions, ConsolidationResult, consolidate, save
+from addin.publish.draft import MAX_CELL_CHARS, TEXT_KEY, contradictions, draft_text, merge_overview
+from addin.publish.data import ExportRefused, prepare, rule_list
+from addin.publish.pdf import render_pdf
+from addin.county.model import STATUS, USED
+from addin.county.register import ConsolidationError
+from addin.publish.safety import cell_value
+from addin.county.model import BOARD_SHEET, CHART_SHEET, DETAIL_SHEET
+from addin.county.summary import summary_sheets
+from addin.excel.transfer import PUBLIC_URL_ENV, Transfers, safe_name
+from addin.excel.core import TITLE, Client, Outcome, alert, guarded
 
 log = logging.getLogger(__name__)
 

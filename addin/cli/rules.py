@@ -14,7 +14,7 @@ from workbook.atomic import write_text_atomic
 from workbook.livecheck import live_rule_ids
 from workbook.spec import EDITIONS, load_edition
 
-from .cli import app, console
+from addin.cli.app import app, console
 
 
 def severity(sev: str) -> str:

@@ -26,7 +26,7 @@ from workbook.rulesets import Instance, every_place
 from workbook.spec import EDITIONS, Edition, Line, cell_id, load_edition
 from workbook.values import format_number
 
-from .audit import find_inputs, load
+from addin.county.audit import find_inputs, load
 
 # The rates offices are judged on, named by the printed labels that define them (matched without
 # their numbering and remarks: “（二）部分公开（区分处理的…）” is 部分公开). Part 三: the share of

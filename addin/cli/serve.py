@@ -24,10 +24,10 @@ from typing import Any
 
 import typer
 
-from .cli import app, console, fail
-from .transfer import PUBLIC_URL_ENV
+from addin.cli.app import app, console, fail
+from addin.excel.transfer import PUBLIC_URL_ENV
 
-PROJECT_DIR = Path(__file__).resolve().with_name("server")
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "server"
 LICENSE_ENV = "XLWINGS_LICENSE_KEY"
 CONFIG_ENV = "NIANBAO_CONFIG"
 #: The add-in's identity in Office; keep it when upgrading, or Excel sees a new add-in.

@@ -21,7 +21,7 @@ from pathlib import Path
 from workbook.atomic import atomic_path, write_text_atomic
 from workbook.layout import TABLE_TOP, layout_for, stretch
 
-from .export_data import ExportData, output_path, part_order, prepare
+from addin.publish.data import ExportData, output_path, part_order, prepare
 
 FRAGMENT_SUFFIX = "-片段"
 EMPTY_TEXT = "（未填写）"

@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -35,16 +35,12 @@ from workbook.report import Report
 from workbook.spec import Edition, cell_id, select
 from workbook.values import format_number
 
-from .consolidate import STATUS, USED, derivation, input_ids, row_blocks
-from .safety import neutralise
-from .unitfile import sheet_parts
+from addin.county.model import (BOARD_SHEET, CHART_SHEET, DETAIL_FIXED, DETAIL_HEAD, DETAIL_HEAD_ROWS, DETAIL_SHEET,
+                                STATUS, USED, ConsolidationResult, Source, derivation, input_ids, row_blocks)
+from addin.publish.safety import neutralise
+from addin.county.unitfile import sheet_parts
 
-if TYPE_CHECKING:
-    from .consolidate import ConsolidationResult, Source
 
-DETAIL_SHEET, BOARD_SHEET, CHART_SHEET = "明细", "报送情况", "图表"
-DETAIL_FIXED = ("序号", "单位名称", "统一社会信用代码", "单位类型", "文件", "文件 sha256")
-DETAIL_HEAD = ("表", "行", "列", "汇总表位置")
 BOARD_HEADER = ("序号", "单位名称", "统一社会信用代码", "单位类型", "状态", "说明", "文件", "填报日期",
                 "文件修改时间", "错误", "提示（已说明）", "文件 sha256")
 RESULT_EXTRA = ("单位名称", "统一社会信用代码", "文件", "转到")
@@ -121,7 +117,6 @@ def detail_rows(result: ConsolidationResult) -> Iterator[list[Any]]:
              for j, v in enumerate(sums)]]
 
 
-DETAIL_HEAD_ROWS = len(DETAIL_HEAD)
 
 
 Series = list[tuple[str, tuple[str, ...]]]
