@@ -25,6 +25,7 @@ from .findings import Finding, attach_explanations, render, sort_findings
 from .instances import cell_fields, display_labels, instance_fields, instances
 from .schemas import Failed, cell_frame, cell_schema, failed, rule_frame, rule_schema
 from .textual import cover_findings, previous_problem, text_findings
+from .unsaved import unsaved_findings
 
 
 @dataclass
@@ -271,7 +272,8 @@ def validate_group(edition_key: str, reports: Sequence[Report],
     out = []
     for i, rep in enumerate(reports):
         prev = given_prev[i] if given_prev else None
-        f = b.out.get(i, []) + cover_findings(rep, prev) + text_findings(rep, dict(zip(mx.ids, numbers[i].tolist())))
+        f = (b.out.get(i, []) + cover_findings(rep, prev) + text_findings(rep, dict(zip(mx.ids, numbers[i].tolist())))
+             + unsaved_findings(rep))
         out.append(sort_findings(attach_explanations(f, rep.notes)))
     return out
 

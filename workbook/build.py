@@ -24,7 +24,7 @@ from .atomic import atomic_path
 from .layout import (CHECK_SHEET, META_SHEET, NOTES_HEADER, NOTES_ROWS, NOTES_SHEET, RESULTS_SHEET,
                      TEMPLATE_VERSION, Layout, TableLayout, a1, col_letter, layout_for, quote_sheet, stretch)
 from .livecheck import live_checks, refs
-from .report import SOURCES, Report, derive_totals
+from .report import SOURCES, Report, derive_totals, spreadsheet_number
 from .spec import EDITIONS, KIND_LABELS, Edition, load_edition
 from .values import Status
 
@@ -64,10 +64,7 @@ class BuildOptions:
 
 def spreadsheet_numbers(report: Report) -> dict[str, float]:
     """Each cell as a spreadsheet sees it: numbers as they are, anything else (text, blank) 0."""
-    out = {}
-    for cid, v in report.raw.items():
-        out[cid] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else 0.0
-    return out
+    return {cid: spreadsheet_number(v) for cid, v in report.raw.items()}
 
 
 def legacy_password_hash(password: str) -> str:

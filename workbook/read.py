@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from python_calamine import CalamineWorkbook
 
 from .errors import os_error_reason
+from .formulas import settle_unsaved_totals
 from .layout import META_SHEET, NOTES_ROWS, NOTES_SHEET, TEMPLATE_VERSION, layout_for
 from .report import Explanation, Member, Report
 from .spec import EDITIONS, load_edition
@@ -170,7 +171,9 @@ def read_report(path: Path | str) -> Report:
     _sniff(path, data)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        return report_from_grids(_CalamineSource(wb), path, hashlib.sha256(data).hexdigest())
+        report = report_from_grids(_CalamineSource(wb), path, hashlib.sha256(data).hexdigest())
+        # totals kept as formulas without results (openpyxl, web exports) are computed, not blank
+        return settle_unsaved_totals(report, data)
     except ReadError:
         raise
     except Exception:  # calamine raises several kinds for malformed parts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -38,7 +38,10 @@ class Report:
     """One unit's (or one summary's) report.
 
     ``raw`` keeps every number cell exactly as found in the file (numbers, text, None), so that the
-    checks can report what was written; ``parsed``/``numbers`` are the normalised view.
+    checks can report what was written; ``parsed``/``numbers`` are the normalised view. ``unsaved``
+    names the totals the file kept as the template's formula without a result (written by a
+    program that does not calculate): their ``raw`` is what the formula computes
+    (``settle_formulas``), never a blank.
     """
 
     edition_key: str
@@ -52,6 +55,7 @@ class Report:
     path: Path | None = None
     sha256: str = ""
     sheet_names: Mapping[str, str] = field(default_factory=dict)
+    unsaved: tuple[str, ...] = ()
 
     @property
     def edition(self) -> Edition:
@@ -101,6 +105,40 @@ def derive_totals(edition: Edition, numbers: Mapping[str, float]) -> dict[str, f
     x = np.array([_num(numbers.get(cid)) for cid in input_ids(edition.key)], dtype=float)
     x[~np.isfinite(x)] = 0.0
     return dict(zip(derived, (x @ matrix).tolist()))
+
+
+def spreadsheet_number(value: Any) -> float:
+    """A cell as a spreadsheet's SUM counts it: a number as it is, anything else (text — even
+    text that spells a number, “１２” —, a blank, TRUE) as 0."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return 0.0
+
+
+def settle_formulas(report: Report, cells: Iterable[str]) -> None:
+    """Set the derived ``cells`` — each holding the template's ``SUM`` of its spec items, saved
+    without a result — to what that formula computes, and record them in ``report.unsaved``.
+
+    Computed as the spreadsheet will when the file is opened, so that the findings are the ones
+    the same file gets once Excel, WPS or LibreOffice has saved it: each formula adds its items
+    (``Cell.items``, the spec's derivation); an item that is itself such a total is computed the
+    same way, any other item counts as the cell reads (text and blanks 0, as SUM counts them) —
+    a total typed over by hand stays what it is, in the sums above it too."""
+    ed = report.edition
+    todo = set(cells)
+    done: dict[str, float] = {}
+
+    def value(cid: str) -> float:
+        if cid not in todo:
+            return spreadsheet_number(report.raw.get(cid))
+        if cid not in done:
+            done[cid] = float(sum(value(item) for item in ed.cell(cid).items))
+        return done[cid]
+
+    for cid in todo:
+        value(cid)
+    report.raw.update(done)
+    report.unsaved = tuple(c.id for c in ed.derived_cells if c.id in todo)
 
 
 def _num(value: Any) -> float:
