@@ -114,13 +114,16 @@ def cells_xml(z: zipfile.ZipFile, part: str, chunk: int = 65536, limit: int = MA
             window = tail + block
             end = _SHEET_DATA_END.search(window)
             if end:
-                parts.append(block[: max(0, end.start() - len(tail))])
-                return b"".join(parts)
+                cut = size - len(tail) + end.start()  # where the cells end, from the start
+                if cut > limit:
+                    raise SheetTooLarge(part)
+                parts.append(block)
+                return b"".join(parts)[:cut]
             parts.append(block)
             size += len(block)
             if size > limit:
                 raise SheetTooLarge(part)
-            tail = block[-16:]
+            tail = window[-16:]
     return b"".join(parts)
 
 
