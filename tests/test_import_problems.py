@@ -117,7 +117,7 @@ def test_a_2021_report_with_an_old_single_other_row(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name,data,code", [
     ("年报.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "unsupported"),
-    ("年报.pdf", b"%PDF-1.4", "unsupported"),
+    ("年报.pdf", b"%PDF-1.4", "damaged"),
     ("年报.txt", b"", "empty"),
     ("年报.docx", b"PK\x03\x04 not really", "damaged"),
     ("年报.txt", "随便一段文字，和年报无关。".encode(), "not_report"),

@@ -19,14 +19,14 @@ from .assemble import Imported, build_report
 from .docx import DocxError, parse_docx
 from .html import parse_html
 from .model import Document, Note
+from .pdf import PdfError, parse_pdf
 from .text import DecodeError, parse_text
 
 KINDS = {".txt": "text", ".text": "text", ".md": "text", ".htm": "html", ".html": "html", ".shtml": "html",
-         ".xhtml": "html", ".docx": "docx"}
+         ".xhtml": "html", ".docx": "docx", ".pdf": "pdf"}
 UNSUPPORTED = {
     ".doc": "这是旧版 Word（.doc）文件，请在 Word 或 WPS 中“另存为”.docx 后再导入",
     ".wps": "这是 WPS 文字（.wps）文件，请在 WPS 中“另存为”.docx 后再导入",
-    ".pdf": "暂不能读取 PDF：请改用网站上的网页或 Word 版本，或把文字复制到 .txt 文件",
     ".rtf": "暂不能读取 RTF：请另存为 .docx 后再导入",
     ".jpg": "这是图片，无法读取其中的表格", ".jpeg": "这是图片，无法读取其中的表格", ".png": "这是图片，无法读取其中的表格",
 }
@@ -41,6 +41,8 @@ def kind_of(path: Path, head: bytes = b"") -> str | None:
     kind = KINDS.get(path.suffix.lower())
     if kind is None and head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
         return "html"
+    if kind is None and head.startswith(b"%PDF-"):
+        return "pdf"
     return kind
 
 
@@ -66,7 +68,11 @@ def read_document(path: Path | str) -> Document:
             return parse_docx(path, data)
         if kind == "html":
             return parse_html(path, data)
+        if kind == "pdf":
+            return parse_pdf(path, data)
         return parse_text(path, data)
+    except PdfError as exc:
+        raise PublishedError(path, str(exc), exc.code) from None
     except (DecodeError, DocxError) as exc:
         raise PublishedError(path, str(exc), "damaged") from None
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
+from difflib import SequenceMatcher
+from functools import cache, lru_cache
 from typing import Iterable
 
 from workbook.spec import EDITIONS, Edition, load_edition
 
-from .normalise import LEVEL_WORDS, fold, label_variants, simplify, split_numbering
+from .normalise import LEVEL_WORDS, fold, label_variants, loose, simplify, split_numbering
+
+FUZZY = len(LEVEL_WORDS) - 1  # the level of a near match (a published typo)
+NEAR = 0.8  # least similarity of a near match …
+MARGIN = 0.08  # … and how much nearer it must be than the next label
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,17 @@ class LabelIndex:
     def __init__(self, edition: Edition) -> None:
         self.edition = edition
         self.levels: list[dict[str, list[Target]]] = [defaultdict(list) for _ in LEVEL_WORDS]
+        near: dict[tuple[int | None, str], list[Target]] = defaultdict(list)
         for target, texts in _targets(edition):
             for text in texts:
                 for level, key in enumerate(label_variants(text)):
                     bucket = self.levels[level][key]
                     if target not in bucket:
                         bucket.append(target)
+                n, rest = split_numbering(text)
+                if target not in near[(n, loose(rest))]:
+                    near[(n, loose(rest))].append(target)
+        self.near = [(n, rest, targets) for (n, rest), targets in near.items()]
 
     def lookup(self, text: str) -> tuple[list[Target], int]:
         """(targets, level) for the strictest level that knows ``text``; ([], -1) when none does."""
@@ -61,6 +71,38 @@ class LabelIndex:
             if found:
                 return list(found), level
         return [], -1
+
+    def nearest(self, text: str) -> tuple[list[Target], float]:
+        """The spec label nearest a label no exact level knows — a published typo such as
+        “2.其他法律行政止公开” — and how near (0–1). Only a clear winner counts: at least
+        ``NEAR`` alike, ``MARGIN`` nearer than any other label, with the same item number when
+        both are numbered; ([], 0) otherwise."""
+        return _nearest(self.edition.key, text)
+
+
+@lru_cache(maxsize=4096)
+def _nearest(edition_key: str, text: str) -> tuple[list[Target], float]:
+    n, rest = split_numbering(text)
+    probe = loose(rest)
+    if not 4 <= len(probe) <= 60:
+        return [], 0.0
+    scored: list[tuple[float, str, list[Target]]] = []
+    for num, cand, targets in index_for(edition_key).near:
+        if n is not None and num is not None and n != num:
+            continue
+        if abs(len(cand) - len(probe)) > 0.5 * max(len(cand), len(probe)):
+            continue
+        matcher = SequenceMatcher(None, probe, cand, autojunk=False)
+        if matcher.real_quick_ratio() < NEAR or matcher.quick_ratio() < NEAR:
+            continue
+        scored.append((matcher.ratio(), cand, targets))
+    scored.sort(key=lambda x: -x[0])
+    if not scored or scored[0][0] < NEAR:
+        return [], 0.0
+    rivals = [r for r, cand, _ in scored[1:] if cand != scored[0][1]]
+    if rivals and scored[0][0] - rivals[0] < MARGIN:
+        return [], 0.0
+    return list(scored[0][2]), scored[0][0]
 
 
 def _targets(ed: Edition) -> Iterable[tuple[Target, tuple[str, ...]]]:
@@ -86,6 +128,11 @@ def _targets(ed: Edition) -> Iterable[tuple[Target, tuple[str, ...]]]:
 @cache
 def index_for(edition_key: str) -> LabelIndex:
     return LabelIndex(load_edition(edition_key))
+
+
+def known_label(text: str) -> bool:
+    """Whether any edition prints ``text`` as a label (exactly, up to the folding levels)."""
+    return any(index_for(key).lookup(text)[0] for key in EDITIONS)
 
 
 @cache
@@ -139,4 +186,4 @@ def describe(found: str, spec_label: str, level: int) -> str:
     return "、".join(dict.fromkeys(reasons)) or "写法略有不同"
 
 
-__all__ = ["LabelIndex", "Target", "describe", "distinctive", "edition_votes", "index_for"]
+__all__ = ["FUZZY", "LabelIndex", "Target", "describe", "distinctive", "edition_votes", "index_for", "known_label"]

@@ -121,7 +121,7 @@ def label_variants(text: str) -> tuple[str, str, str, str]:
     return f"{tag}#{rest}", f"{tag}#{c}", f"#{loose(rest)}", f"#{loose(c)}"
 
 
-LEVEL_WORDS = ("", "忽略括注", "忽略序号", "忽略序号和括注")
+LEVEL_WORDS = ("", "忽略括注", "忽略序号", "忽略序号和括注", "近似匹配，疑为错别字")
 
 
 def unit_of(label: str) -> str | None:

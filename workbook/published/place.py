@@ -19,7 +19,7 @@ from typing import Any
 from workbook.spec import Block, Edition, cell_id
 from workbook.values import Status
 
-from .labels import Target, describe, index_for
+from .labels import FUZZY, Target, describe, index_for
 from .model import Image, Note, Para, Table, TCell
 from .normalise import cell_value, is_blank, is_value, unit_of
 
@@ -167,6 +167,9 @@ class Placer:
         if is_value(text):
             return Tok(cell, "value")
         targets, level = self.index.lookup(text)
+        if not targets:
+            targets, _ = self.index.nearest(text)
+            level = FUZZY if targets else -1
         return Tok(cell, "label" if targets else "unknown", targets, level)
 
     def _row_table(self, toks: list[Tok]) -> str | None:
