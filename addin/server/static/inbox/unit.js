@@ -65,7 +65,7 @@
       box.appendChild(el("h3", `${group.title}（${group.findings.length} 处）`));
       const table = el("table", null, "nb-table nb-findings");
       const head = table.createTHead().insertRow();
-      for (const title of ["级别", "规则", "位置", "行", "列", "填写值", "应为", "问题说明", "说明（保留理由）"]) {
+      for (const title of ["级别", "规则", "单元格", "行", "列", "填写值", "应为", "问题说明", "说明（保留理由）"]) {
         head.appendChild(el("th", title));
       }
       const body = table.createTBody();
@@ -74,7 +74,7 @@
         row.className = "nb-finding nb-" + f.severity;
         row.dataset.rule = f.rule;
         row.dataset.location = f.location;
-        for (const value of [f.label, f.rule, f.location, f.row, f.column, f.found, f.expected, f.message, f.explanation]) {
+        for (const value of [f.label, f.rule, f.cell, f.row, f.column, f.found, f.expected, f.message, f.explanation]) {
           row.appendChild(el("td", value));
         }
       }

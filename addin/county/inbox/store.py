@@ -1,32 +1,9 @@
-"""The county's inbox: units submit their workbooks online, the office sees who has and who has not.
+"""The inbox folder and its database, kept in step.
 
-Why it is built this way:
-
-* **The folder is the one ``nianbao consolidate`` reads.** Each unit's file in force lies in the
-  inbox folder as ``<单位名称>.xlsx`` — one per unit, so the consolidation never has to choose
-  between duplicates. Everything else the inbox keeps (replaced, withdrawn, returned and refused
-  files) lies below hidden folders (``.history``), which the consolidation skips like every hidden
-  file (``checks.files.expand``). The office can therefore always run the command line on the
-  folder and get exactly what the 汇总 button gives.
-* **Files and records move together.** The SQLite database (standard library, WAL mode) records
-  every submission; nothing is deleted or overwritten — a replaced file moves to the history and
-  its record says where. A submission's file is copied to a temporary name, its record inserted in
-  a write transaction, the files renamed into place, and only then is the transaction committed
-  (any failure before that undoes the renames and rolls back). A crash in between leaves a file
-  that no record names, or a file at a place its record does not say; ``reconcile`` — run whenever
-  the inbox is opened — puts records' files back where their records say and moves any file no
-  record names to ``.orphans`` (temporary files are deleted). So ``database rows = files`` holds
-  after every start.
-* **Codes are secrets the server cannot read back.** A code is ``HHHH-SSSS-SSSS``: a random public
-  handle that finds the unit (never a sequence number, so codes reveal nothing about other units)
-  and a secret stored only as a salted scrypt hash. A wrong handle and a wrong secret are refused
-  with the same words after the same work, and failed attempts are counted per address and per
-  handle in the database (shared by all server processes) and locked out for a while.
-* **What a unit sees is what ``nianbao validate`` says**, from the same reader and checks; a
-  submission is refused while errors remain or a 提示 is neither fixed nor explained on 说明.
-
-This module is the county layer: the web pages (``addin/server/routers/inbox.py``) and
-``nianbao serve --units`` are thin doors onto it.
+See the package's text for why. In short: a submission's file is copied to a temporary name, its
+record inserted in a write transaction (``BEGIN IMMEDIATE``: writers of every server process queue
+there), the files renamed into place, and only then is the transaction committed; any failure on
+the way undoes the renames and rolls back, and ``reconcile`` repairs what a crash left.
 """
 
 from __future__ import annotations
@@ -42,288 +19,34 @@ import shutil
 import sqlite3
 import sys
 import time
-import tomllib
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import openpyxl
-from openpyxl.styles import Alignment, Font
-
-from checks.files import validate_paths
-from checks.findings import SEVERITY_LABEL, FileResult, Finding
 from workbook.atomic import atomic_path
 from workbook.layout import NOTES_SHEET
 from workbook.read import MAX_BYTES
-from workbook.report import Report
 
 from addin.county.consolidate import ConsolidateOptions, ConsolidationResult, consolidate, save
+from addin.county.inbox.codes import (HANDLE_LEN, SECRET_LEN, hash_secret, new_code, split_code, verify_secret,
+                                      write_codes)
+from addin.county.inbox.records import (BoardRow, Examined, IssuedCode, Submission, Unit, finding_json,
+                                        now_text)
+from addin.county.inbox.settings import InboxError, InboxSettings, RateLimited
 from addin.county.register import RegisterError, load_register, norm_code, norm_name
-from addin.publish.draft import draft_text
-from addin.publish.safety import cell_value, safe_name
+from addin.publish.safety import safe_name
 
-CONFIG_ENV = "NIANBAO_CONFIG"
 SCHEMA_VERSION = "1"
 HISTORY_DIR = ".history"
 TEMP_DIR = ".tmp"
 ORPHAN_DIR = ".orphans"
-#: Unambiguous characters for codes typed from paper: no 0/O, 1/I/L.
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-HANDLE_LEN, SECRET_LEN = 4, 8
-#: scrypt parameters of the hash (stored with each hash, so they can be raised later).
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 SESSION_HOURS = 8
-
-STATES = {"current": "在用", "superseded": "已被新报送替换", "refused": "未通过校验，已退回", "withdrawn": "已撤回",
-          "returned": "县政务公开办退回"}
-BOARD = {"submitted": "已报送", "missing": "未报送", "returned": "有错误被退回", "withdrawn": "已撤回"}
 WRONG_CODE = "报送码不正确。请核对县政务公开办发放的报送码（形如 ABCD-EFGH-JKMN）；遗失的请联系县政务公开办重置。"
 WRONG_PASSWORD = "密码不正确。"
-
-
-class InboxError(Exception):
-    """A request the inbox refuses; ``str()`` is the Chinese reason, ``status`` the HTTP status."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class RateLimited(InboxError):
-    def __init__(self, minutes: int) -> None:
-        super().__init__(f"尝试次数过多，请 {minutes} 分钟后再试。", 429)
-
-
-# ------------------------------------------------------------------------------------------
-# Settings
-# ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class InboxSettings:
-    """The ``[inbox]`` table of the server's config file (serve.toml).
-
-    ``folder`` is the inbox (收文) folder, ``database`` the SQLite file; the office's outputs
-    (register copy, code lists, summaries) go beside the database, never into the inbox.
-    """
-
-    folder: Path
-    database: Path
-    office_password: str = ""
-    name: str = ""
-    year: int | None = None
-    attempts: int = 5
-    lockout_minutes: int = 15
-
-    @property
-    def data_dir(self) -> Path:
-        return self.database.parent
-
-
-def load_settings(config: Path | None) -> InboxSettings:
-    """Read ``[inbox]`` from the config file; relative paths are relative to the file's folder.
-
-    Without the table (or without a file) the inbox lives beside the config file: ``收文/`` and
-    ``inbox.sqlite3``. The database must not lie inside the inbox folder, whose every file counts.
-    """
-    base = config.parent if config is not None else Path.cwd()
-    table: dict[str, Any] = {}
-    if config is not None and config.is_file():
-        try:
-            data = tomllib.loads(config.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InboxError(f"配置文件 {config} 格式有误（应为 TOML）：{exc}") from None
-        raw = data.get("inbox", {})
-        if not isinstance(raw, dict):
-            raise InboxError(f"配置文件 {config} 中的 inbox 应为一个表（[inbox]）。")
-        table = raw
-
-    def path(key: str, default: str) -> Path:
-        p = Path(str(table.get(key) or default)).expanduser()
-        return (p if p.is_absolute() else base / p).resolve()
-
-    folder, database = path("folder", "收文"), path("database", "inbox.sqlite3")
-    if database.parent == folder or folder in database.parents:
-        raise InboxError(f"数据库 {database} 不能放在收文夹 {folder} 里（收文夹中的每个文件都会被汇总）。")
-    year = table.get("year")
-    try:
-        return InboxSettings(folder, database, str(table.get("office_password", "")), str(table.get("name", "")).strip(),
-                             int(year) if year not in (None, "") else None, int(table.get("attempts", 5)),
-                             int(table.get("lockout_minutes", 15)))
-    except (TypeError, ValueError):
-        raise InboxError(f"配置文件 {config} 的 [inbox] 中 year、attempts、lockout_minutes 应为整数。") from None
-
-
-def settings_from_environment() -> InboxSettings:
-    """The settings of the running server: ``nianbao serve`` names its config file in ``NIANBAO_CONFIG``."""
-    config = os.environ.get(CONFIG_ENV, "").strip()
-    return load_settings(Path(config) if config else None)
-
-
-# ------------------------------------------------------------------------------------------
-# Codes and passwords
-# ------------------------------------------------------------------------------------------
-
-def new_code() -> tuple[str, str, str]:
-    """(handle, secret, the code as printed: ``HHHH-SSSS-SSSS``)."""
-    handle = "".join(secrets.choice(CODE_ALPHABET) for _ in range(HANDLE_LEN))
-    secret = "".join(secrets.choice(CODE_ALPHABET) for _ in range(SECRET_LEN))
-    return handle, secret, f"{handle}-{secret[:4]}-{secret[4:]}"
-
-
-def split_code(text: str) -> tuple[str, str]:
-    """(handle, secret) from what a clerk typed: case, spaces and dashes do not matter."""
-    clean = re.sub(r"[\s\-－—_]", "", text or "").upper()
-    return clean[:HANDLE_LEN], clean[HANDLE_LEN:]
-
-
-def hash_secret(secret: str, salt: bytes | None = None) -> str:
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def verify_secret(secret: str, stored: str) -> bool:
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        got = hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
-    except (ValueError, TypeError):
-        return False
-    return kind == "scrypt" and hmac.compare_digest(got.hex(), digest)
-
-
 _DUMMY_HASH = hash_secret("0" * SECRET_LEN, b"\0" * 16)
 
 
-# ------------------------------------------------------------------------------------------
-# Records
-# ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Unit:
-    id: int
-    name: str
-    credit_code: str
-    unit_type: str
-    parent: str
-    filename: str
-    listed: bool = True
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One submission as recorded: where its file is now and what the checks said."""
-
-    id: int
-    unit_id: int
-    unit: str
-    received_at: str
-    state: str
-    path: str
-    sha256: str
-    size: int
-    original_name: str
-    hard: int
-    soft: int
-    explained: int
-    verdict: str
-    reason: str
-    receipt_key: str
-    state_at: str
-    state_note: str
-    findings: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def number(self) -> str:
-        """The receipt number as printed."""
-        return f"{self.id:06d}"
-
-    @property
-    def accepted(self) -> bool:
-        return self.state not in ("refused",)
-
-    def to_json(self, with_findings: bool = False) -> dict[str, Any]:
-        out = {"id": self.id, "number": self.number, "unit": self.unit, "received_at": self.received_at,
-               "state": self.state, "state_label": STATES.get(self.state, self.state), "sha256": self.sha256,
-               "size": self.size, "original_name": self.original_name, "hard": self.hard, "soft": self.soft,
-               "explained": self.explained, "verdict": self.verdict, "reason": self.reason,
-               "state_at": self.state_at, "state_note": self.state_note, "receipt": self.receipt_key}
-        if with_findings:
-            out["findings"] = self.findings
-        return out
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    unit: Unit
-    status: str
-    last: Submission | None
-    count: int
-
-    def to_json(self) -> dict[str, Any]:
-        last = self.last
-        return {"unit_id": self.unit.id, "unit": self.unit.name, "credit_code": self.unit.credit_code,
-                "unit_type": self.unit.unit_type, "status": self.status, "status_label": BOARD[self.status],
-                "count": self.count, "last": last.to_json() if last else None}
-
-
-@dataclass(frozen=True)
-class IssuedCode:
-    unit: Unit
-    code: str
-
-
-@dataclass
-class Examined:
-    """An uploaded workbook as ``nianbao validate`` sees it, plus the data paragraph."""
-
-    result: FileResult
-    report: Report | None
-    draft: str = ""
-
-    @property
-    def open_soft(self) -> list[Finding]:
-        return [f for f in self.result.soft if not f.explained]
-
-
-def examine(path: Path, shown_name: str = "") -> Examined:
-    """Read and check one uploaded file exactly as ``nianbao validate`` does (a file that cannot be
-    read becomes a result with its reason); the draft paragraph only when no errors remain, as the
-    add-in's 生成数据段落 refuses to quote tables that do not add up."""
-    results, reports = validate_paths([Path(path)])
-    result, report = results[0], reports[0]
-    result.path = shown_name or result.path
-    draft = draft_text(report) if report is not None and not result.error and not result.hard else ""
-    return Examined(result, report, draft)
-
-
-def finding_json(f: Finding) -> dict[str, Any]:
-    """A finding for the pages: the JSON ``nianbao validate --json`` writes, plus its cells."""
-    return f.to_json() | {"label": SEVERITY_LABEL[f.severity], "location": f.location, "cells": list(f.cells)}
-
-
-def findings_by_table(examined: Examined) -> list[dict[str, Any]]:
-    """The findings grouped by the table (sheet) they are on, in the workbook's order: 封面, 二, 三,
-    四, then anything else (说明); within a group in ``nianbao validate``'s order."""
-    report = examined.report
-    order: list[tuple[str, str]] = []
-    if report is not None:
-        ed = report.edition
-        order.append((report.sheet_names.get("cover", ed.cover_sheet), "封面"))
-        order += [(report.sheet_names.get(t.key, t.sheet), t.title) for t in ed.tables]
-    groups: dict[str, dict[str, Any]] = {}
-    for sheet, title in order:
-        groups.setdefault(sheet, {"sheet": sheet, "title": title, "findings": []})
-    for f in examined.result.findings:
-        groups.setdefault(f.sheet, {"sheet": f.sheet, "title": f.sheet or "其他", "findings": []})["findings"].append(finding_json(f))
-    return [g for g in groups.values() if g["findings"]]
-
-
-# ------------------------------------------------------------------------------------------
-# The inbox
-# ------------------------------------------------------------------------------------------
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -348,10 +71,6 @@ CREATE TABLE IF NOT EXISTS failures (at REAL NOT NULL, scope TEXT NOT NULL, key 
 CREATE INDEX IF NOT EXISTS failures_key ON failures(scope, key, at);
 CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, expires REAL NOT NULL);
 """
-
-
-def now_text() -> str:
-    return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def sha256_file(path: Path) -> str:
@@ -872,41 +591,12 @@ class Inbox:
         return f"收文夹中的 {rel} 没有报送记录，已移到 {ORPHAN_DIR}/{target.name}"
 
 
-# ------------------------------------------------------------------------------------------
-# The list of codes the office hands out
-# ------------------------------------------------------------------------------------------
-
-def write_codes(issued: list[IssuedCode], target: Path, address: str = "") -> Path:
-    """The codes as a printable workbook (one row per unit), written atomically. This file is
-    the only plain copy of the codes: the office prints it, hands each unit its line, and keeps
-    or destroys it; the database holds only hashes."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "报送码"
-    ws.append(["政府信息公开工作年度报告网上报送码"])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append([f"报送网址：{address}" if address else "报送网址：见县政务公开办通知",
-               f"生成时间：{now_text()}"])
-    ws.append(["单位名称", "统一社会信用代码", "报送码"])
-    for cell in ws[3]:
-        cell.font = Font(bold=True)
-    for item in issued:
-        ws.append([cell_value(item.unit.name), cell_value(item.unit.credit_code), item.code])
-    ws.append([])
-    ws.append(["报送码只显示这一次，服务器上只保存其不可逆的摘要。请逐单位发放并妥善保管；遗失的由县政务公开办在网页上重置。"])
-    for col, width in zip("ABC", (40, 24, 20)):
-        ws.column_dimensions[col].width = width
-    for row in ws.iter_rows(min_row=4, max_col=3):
-        row[2].font = Font(name="Consolas", size=12, bold=True)
-        row[2].alignment = Alignment(horizontal="center")
-    ws.page_setup.orientation = "portrait"
-    ws.page_setup.paperSize = 9
-    ws.print_title_rows = "3:3"
-    with atomic_path(target) as tmp:
-        wb.save(tmp)
-    return target
-
-
-__all__ = ["BOARD", "CONFIG_ENV", "STATES", "BoardRow", "Examined", "Inbox", "InboxError", "InboxSettings", "IssuedCode",
-           "RateLimited", "Submission", "Unit", "examine", "finding_json", "findings_by_table", "load_settings",
-           "settings_from_environment", "split_code", "write_codes"]
+def register_units(settings: InboxSettings, register: Path, address: str = "") -> tuple[list[IssuedCode], Path | None]:
+    """``nianbao serve --units 单位名单.xlsx``: take the register and write the new units' codes to a
+    printable workbook beside the database (``报送码/报送码-<时间>.xlsx``); None when every unit
+    already had a code (codes are never shown twice: a lost one is reset on the office page)."""
+    issued = Inbox(settings).import_register(register)
+    if not issued:
+        return issued, None
+    target = settings.data_dir / "报送码" / f"报送码-{dt.datetime.now():%Y%m%d-%H%M%S}.xlsx"
+    return issued, write_codes(issued, target, address)

@@ -1,0 +1,93 @@
+"""Where the inbox lives and how strict it is: the ``[inbox]`` table of the server's config file.
+
+The office's password and the paths are read from the same TOML file as the rest of the server's
+configuration (``nianbao serve --config``); the server process finds it through ``NIANBAO_CONFIG``,
+which ``nianbao serve`` sets for its workers.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "NIANBAO_CONFIG"
+
+
+class InboxError(Exception):
+    """A request the inbox refuses; ``str()`` is the Chinese reason, ``status`` the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimited(InboxError):
+    def __init__(self, minutes: int) -> None:
+        super().__init__(f"尝试次数过多，请 {minutes} 分钟后再试。", 429)
+
+
+
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    """The ``[inbox]`` table of the server's config file (serve.toml).
+
+    ``folder`` is the inbox (收文) folder, ``database`` the SQLite file; the office's outputs
+    (register copy, code lists, summaries) go beside the database, never into the inbox.
+    """
+
+    folder: Path
+    database: Path
+    office_password: str = ""
+    name: str = ""
+    year: int | None = None
+    attempts: int = 5
+    lockout_minutes: int = 15
+
+    @property
+    def data_dir(self) -> Path:
+        return self.database.parent
+
+
+def load_settings(config: Path | None) -> InboxSettings:
+    """Read ``[inbox]`` from the config file; relative paths are relative to the file's folder.
+
+    Without the table (or without a file) the inbox lives beside the config file: ``收文/`` and
+    ``inbox.sqlite3``. The database must not lie inside the inbox folder, whose every file counts.
+    """
+    base = config.parent if config is not None else Path.cwd()
+    table: dict[str, Any] = {}
+    if config is not None and config.is_file():
+        try:
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InboxError(f"配置文件 {config} 格式有误（应为 TOML）：{exc}") from None
+        raw = data.get("inbox", {})
+        if not isinstance(raw, dict):
+            raise InboxError(f"配置文件 {config} 中的 inbox 应为一个表（[inbox]）。")
+        table = raw
+
+    def path(key: str, default: str) -> Path:
+        p = Path(str(table.get(key) or default)).expanduser()
+        return (p if p.is_absolute() else base / p).resolve()
+
+    folder, database = path("folder", "收文"), path("database", "inbox.sqlite3")
+    if database.parent == folder or folder in database.parents:
+        raise InboxError(f"数据库 {database} 不能放在收文夹 {folder} 里（收文夹中的每个文件都会被汇总）。")
+    year = table.get("year")
+    try:
+        return InboxSettings(folder, database, str(table.get("office_password", "")), str(table.get("name", "")).strip(),
+                             int(year) if year not in (None, "") else None, int(table.get("attempts", 5)),
+                             int(table.get("lockout_minutes", 15)))
+    except (TypeError, ValueError):
+        raise InboxError(f"配置文件 {config} 的 [inbox] 中 year、attempts、lockout_minutes 应为整数。") from None
+
+
+def settings_from_environment() -> InboxSettings:
+    """The settings of the running server: ``nianbao serve`` names its config file in ``NIANBAO_CONFIG``."""
+    config = os.environ.get(CONFIG_ENV, "").strip()
+    return load_settings(Path(config) if config else None)
