@@ -2,31 +2,61 @@
 
 Exit codes: 0 all good · 1 the reports have hard findings (or inputs were left out) ·
 2 a file could not be read or the command could not run.
+
+The help pages are Chinese too: click's help formatter is replaced (through the context class of
+our own command classes, not by changing the installed packages) by :class:`ChineseHelpFormatter`,
+which names the sections, the value types and the ``[default: …]``/``[required]`` notes in
+Chinese and wraps by display width, so Chinese help lines fit the terminal.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+from typing import Any, Sequence
 
 import typer
-from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from workbook.errors import os_error_text
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="政府信息公开工作年度报告工具：模板、校验、汇总、导出。")
-console = Console()
-err = Console(stderr=True)
+from addin.cli.help import ChineseContext
+from addin.cli.terminal import make_console, shown
+
+
+class NianbaoGroup(TyperGroup):
+    context_class = ChineseContext
+
+
+class NianbaoCommand(TyperCommand):
+    context_class = ChineseContext
+
+
+class NianbaoTyper(typer.Typer):
+    """A Typer whose commands use :class:`NianbaoCommand` (Chinese help) unless told otherwise."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", NianbaoCommand)
+        return super().command(*args, **kwargs)
+
+
+app = NianbaoTyper(cls=NianbaoGroup, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                   options_metavar="[选项]", subcommand_metavar="命令 [参数]...",
+                   context_settings={"help_option_names": ["--help", "-h"]},
+                   help="政府信息公开工作年度报告工具：模板、校验、汇总、导出。")
+console = make_console()
+err = make_console(stderr=True)
 
 
 #: Modules of ``addin.cli`` that register no command.
-NOT_COMMANDS = frozenset({"app", "terminal"})
+NOT_COMMANDS = frozenset({"app", "terminal", "help", "outputs"})
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]错误：[/red]{message}")
+    """Print ``message`` (plain text: brackets and file names print as written) and exit."""
+    err.print(f"[red]错误：[/red]{shown(message, lines=True)}")
     raise typer.Exit(code)
 
 
@@ -51,8 +81,6 @@ _USAGE = ((r"Missing argument '(.+?)'", "缺少参数 {0}"), (r"Missing option '
 
 def usage_text(message: str) -> str:
     """click's usage errors in Chinese (the command line is for people who read Chinese)."""
-    import re
-
     for english, chinese in (("Input should be a valid integer", "应为整数"), ("unable to parse string as an integer", "无法识别为整数"),
                              ("is not one of", "不在可选值中"), ("does not exist", "不存在"), ("is a directory", "是文件夹")):
         message = message.replace(english, chinese)
@@ -61,6 +89,17 @@ def usage_text(message: str) -> str:
         if m:
             return text.format(*m.groups())
     return message
+
+
+def _sweep_temp() -> None:
+    """Remove what a killed earlier run left in the temporary folder (its spool and conversion
+    folders); output folders are swept by ``workbook.atomic`` when a command first writes there."""
+    from workbook.atomic import sweep_temp
+
+    try:
+        sweep_temp()
+    except OSError:  # tidying up must never stop the command the user asked for
+        pass
 
 
 def main() -> None:
@@ -75,11 +114,15 @@ def main() -> None:
         from click import exceptions as click_exceptions
 
     _load_commands()
+    _sweep_temp()
     try:
         code = app(standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:  # bare “nianbao” or a command without its inputs
+        console.print(exc.format_message(), markup=False, highlight=False)
+        sys.exit(2)
     except click_exceptions.UsageError as exc:
         hint = f"（查看用法：nianbao {exc.ctx.command_path.split(' ', 1)[-1] if exc.ctx and ' ' in exc.ctx.command_path else ''} --help）"
-        err.print(f"[red]用法错误：[/red]{usage_text(exc.format_message())}{hint.replace('  ', ' ')}")
+        err.print(f"[red]用法错误：[/red]{shown(usage_text(exc.format_message()), lines=True)}{hint.replace('  ', ' ')}")
         sys.exit(2)
     except typer.Abort:
         err.print("已取消。")
@@ -88,10 +131,11 @@ def main() -> None:
         err.print("已中断。")
         sys.exit(130)
     except OSError as exc:
-        err.print(f"[red]错误：[/red]{os_error_text(exc)}")
+        err.print(f"[red]错误：[/red]{shown(os_error_text(exc))}")
         sys.exit(2)
     except subprocess.TimeoutExpired as exc:
-        err.print(f"[red]错误：[/red]外部程序超时（{Path(str(exc.cmd[0] if isinstance(exc.cmd, list) else exc.cmd)).name}，{exc.timeout:.0f} 秒）。请稍后重试。")
+        program = shown(Path(str(exc.cmd[0] if isinstance(exc.cmd, list) else exc.cmd)).name)
+        err.print(f"[red]错误：[/red]外部程序超时（{program}，{exc.timeout:.0f} 秒）。请稍后重试。")
         sys.exit(2)
     except Exception as exc:  # the last resort: a Chinese line for the user, details in the log
         logging.getLogger("nianbao").debug("unexpected error", exc_info=True)
