@@ -4,21 +4,29 @@ python-calamine reads the values (about 20× faster than openpyxl, see the proje
 and never runs macros. Cells are found by the spec's layout; sheets by name, or — when someone
 renamed one — by the table title in its first row. Whatever is not a readable report gets a
 ``ReadError`` with a Chinese reason naming the file, never a traceback.
+
+The file is untrusted: before calamine sees it, ``workbook.limits`` checks the package (sizes,
+compression ratio, the parts calamine loads at opening), and each sheet just before calamine turns
+it into a grid. An exception nobody expected is logged (type and where, not its message, which
+may quote the file) so that a bug is found, and the office still gets a Chinese reason.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import traceback
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from python_calamine import CalamineWorkbook
+from python_calamine import CalamineError, CalamineWorkbook
 
 from .errors import os_error_reason
 from .formulas import settle_unsaved_totals
+from .limits import LimitError, Package, check_directory, check_package
 from .layout import META_SHEET, NOTES_ROWS, NOTES_SHEET, TEMPLATE_VERSION, layout_for
 from .report import Explanation, Member, Report
 from .spec import EDITIONS, load_edition
@@ -27,6 +35,9 @@ from .values import clean_text
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_BYTES = 50 * 1024 * 1024
 Grid = list[list[Any]]
+DAMAGED = "文件内容已损坏，无法读取。请在 Excel/WPS 中打开后重新保存，或重新发送"
+TOO_MUCH_MEMORY = "文件内容异常（读取需要的内存过多），不是正常的年报工作簿"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,8 +52,8 @@ class ReadError(Exception):
         return f"{self.path.name}：{self.reason}"
 
 
-def _sniff(path: Path, data: bytes) -> None:
-    """Recognise what a file is before parsing it, to give the right reason."""
+def _sniff(path: Path, data: bytes) -> zipfile.ZipFile:
+    """Recognise what a file is before parsing it, to give the right reason; the opened package."""
     name = path.name
     if name.startswith("~$"):
         raise ReadError(path, "这是 Excel/WPS 打开文件时留下的临时锁定文件，不是报表", "lock_file")
@@ -55,14 +66,18 @@ def _sniff(path: Path, data: bytes) -> None:
     if data[:2] != b"PK":
         raise ReadError(path, "不是 Excel 工作簿（.xlsx）文件", "not_xlsx")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = set(z.namelist())
-    except (zipfile.BadZipFile, EOFError, OSError):
+        check_directory(data)  # before zipfile builds an object per listed part
+    except LimitError as exc:
+        raise ReadError(path, exc.reason, exc.code) from None
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError):
         raise ReadError(path, "文件已损坏（不是完整的 .xlsx 文件），请重新导出或重新发送", "damaged") from None
     # Members are not CRC-checked here (that would inflate every part); a damaged member makes
     # calamine fail below, which is reported as damage too.
-    if "xl/workbook.xml" not in names:
+    if "xl/workbook.xml" not in set(z.namelist()):
         raise ReadError(path, "不是 Excel 工作簿（可能是 Word 或其他 Office 文件）", "not_xlsx")
+    return z
 
 
 class GridSource(Protocol):
@@ -75,11 +90,20 @@ class GridSource(Protocol):
 
 
 class _CalamineSource:
-    def __init__(self, wb: CalamineWorkbook) -> None:
+    """A calamine workbook whose sheets are checked (``Package.check_sheet``) before each becomes
+    a grid: the grid is what costs memory, and only the sheets actually read pay for the check."""
+
+    def __init__(self, wb: CalamineWorkbook, package: Package, path: Path) -> None:
         self.wb = wb
+        self.package = package
+        self.path = path
         self.sheet_names = list(wb.sheet_names)
 
     def grid(self, name: str) -> Grid:
+        try:
+            self.package.check_sheet(name)
+        except LimitError as exc:
+            raise ReadError(self.path, exc.reason, exc.code) from None
         return self.wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
 
 
@@ -131,7 +155,12 @@ def _find_sheets(wb: GridSource, edition_key: str, path: Path) -> dict[str, str]
         if titles is None:
             titles = {}
             for name in wb.sheet_names:
-                grid = _grid(wb, name)
+                try:
+                    grid = _grid(wb, name)
+                except ReadError as exc:
+                    if exc.code != "abnormal":
+                        raise
+                    grid = []  # a sheet too large to be a table (a summary's 明细): not the one sought
                 titles[name] = clean_text(_at(grid, 0, 0))
         match = [n for n, t in titles.items() if t and (t == title or t.endswith(title))]
         if not match:
@@ -168,16 +197,35 @@ def read_report(path: Path | str) -> Report:
         data = path.read_bytes()
     except OSError as exc:
         raise ReadError(path, f"无法打开文件（{os_error_reason(exc)}）", "unreadable") from None
-    _sniff(path, data)
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        report = report_from_grids(_CalamineSource(wb), path, hashlib.sha256(data).hexdigest())
-        # totals kept as formulas without results (openpyxl, web exports) are computed, not blank
-        return settle_unsaved_totals(report, data)
-    except ReadError:
-        raise
-    except Exception:  # calamine raises several kinds for malformed parts
-        raise ReadError(path, "文件内容已损坏，无法读取。请在 Excel/WPS 中打开后重新保存，或重新发送", "damaged") from None
+    with _sniff(path, data) as z:
+        try:
+            package = check_package(data, z)
+        except LimitError as exc:
+            raise ReadError(path, exc.reason, exc.code) from None
+        try:
+            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            report = report_from_grids(_CalamineSource(wb, package, path), path, hashlib.sha256(data).hexdigest())
+            # totals kept as formulas without results (openpyxl, web exports) are computed, not blank
+            return settle_unsaved_totals(report, data)
+        except ReadError:
+            raise
+        except MemoryError:
+            raise ReadError(path, TOO_MUCH_MEMORY, "abnormal") from None
+        except CalamineError:  # calamine's own kinds for malformed parts: a damaged file, not a bug
+            raise ReadError(path, DAMAGED, "damaged") from None
+        except BaseException as exc:  # anything else may be a bug: logged, then reported
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise  # KeyboardInterrupt, SystemExit: not the file's doing
+            log_unexpected(path, exc)
+            raise ReadError(path, DAMAGED, "damaged") from None
+
+
+def log_unexpected(path: Path, exc: BaseException) -> None:
+    """Log an exception nobody expected while reading ``path``: its type and the code it came
+    from, not its message (a message may quote the file's contents)."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("reading %s failed with %s (message omitted: it may quote the file)\n%s",
+              path.name, type(exc).__qualname__, where)
 
 
 def report_from_grids(wb: GridSource, path: Path, sha: str = "") -> Report:
