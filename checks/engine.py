@@ -8,6 +8,7 @@ unit, run per report.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,7 @@ import numpy as np
 
 from workbook.derive import derivation_matrix, input_ids
 from workbook.layout import a1, layout_for
+from workbook.published.assemble import describe_cells
 from workbook.report import Report
 from workbook.spec import KIND_LABELS, Edition, Rule, load_edition
 from workbook.values import Status, format_number, parse_number
@@ -39,6 +41,11 @@ class Matrices:
     raw: list[dict[str, Any]]
     hows: dict[tuple[int, int], str]
 
+    @property
+    def unknown(self) -> np.ndarray:
+        """(units × cells): the cells an import could not place (NaN in ``values``)."""
+        return self.status == int(Status.UNKNOWN)
+
 
 def to_matrices(edition_key: str, reports: Sequence[Report]) -> Matrices:
     """Parse every cell of every report once (fast path for plain numbers and blanks)."""
@@ -50,15 +57,24 @@ def to_matrices(edition_key: str, reports: Sequence[Report]) -> Matrices:
     status = np.zeros((n, m), dtype=np.int8)
     hows: dict[tuple[int, int], str] = {}
     blank = int(Status.BLANK)
+    unknown_code = int(Status.UNKNOWN)
     for i, rep in enumerate(reports):
         raw = rep.raw
         row_v = [0.0] * m
         row_s = [0] * m
+        unknown = rep.unknown
+        published = rep.published
         for j, cid in enumerate(ids):
+            if unknown and cid in unknown:
+                row_v[j], row_s[j] = math.nan, unknown_code
+                continue
             v = raw.get(cid)
             t = type(v)
             if (t is float and v == v) or t is int:
                 row_v[j] = v
+                if published and cid in published:  # an import stored the number a writing meant (R0.4)
+                    row_s[j] = int(Status.NORMALISED)
+                    hows[(i, j)] = parse_number(published[cid], money[j]).how or "已规范"
                 continue
             if v is None:
                 row_s[j] = blank
@@ -92,8 +108,14 @@ def _leaf_matrix(edition_key: str) -> np.ndarray:
 
 def recomputed(mx: Matrices) -> np.ndarray:
     """Every report's numbers with the derived cells recomputed from the inputs (unreadable as 0)
-    — what the text checks compare quoted numbers with, never the stored totals."""
-    return np.where(np.isnan(mx.values), 0.0, mx.values) @ _leaf_matrix(mx.edition.key)
+    — what the text checks compare quoted numbers with, never the stored totals. A cell that is
+    or sums an unknown cell is NaN: an unknown number is not 0."""
+    leaf = _leaf_matrix(mx.edition.key)
+    out = np.where(np.isnan(mx.values), 0.0, mx.values) @ leaf
+    unknown = mx.unknown
+    if unknown.any():
+        out[(unknown.astype(float) @ (leaf != 0)) > 0] = np.nan
+    return out
 
 
 @cache
@@ -113,12 +135,17 @@ def _coefs(edition_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
-def _previous_matrix(ids: list[str], previous: Sequence[Report | None]) -> np.ndarray:
+def _previous_matrix(edition_key: str, ids: list[str], previous: Sequence[Report | None]) -> np.ndarray:
+    """Last year's numbers (derived cells recomputed); NaN where last year's report is missing or
+    a cell of it — or a cell it sums — could not be imported."""
     out = np.full((len(previous), len(ids)), np.nan)
     for i, prev in enumerate(previous):
         if prev is not None:
             nums = prev.with_totals()
             out[i] = [nums.get(c, np.nan) for c in ids]
+            if prev.unknown and prev.edition_key == edition_key:
+                mask = np.array([c in prev.unknown for c in ids], dtype=float)
+                out[i, (mask @ (_leaf_matrix(edition_key) != 0)) > 0] = np.nan
     return out
 
 
@@ -137,7 +164,7 @@ def residuals(mx: Matrices, unit_types: Sequence[str],
     unreadable = (bad.astype(float) @ ((F != 0) | (E != 0)).T) > 0
     prev_used = [k for k, inst in enumerate(insts) if inst.cross_year]
     if prev_used:
-        Xp = _previous_matrix(mx.ids, previous or [None] * len(X))
+        Xp = _previous_matrix(mx.edition.key, mx.ids, previous or [None] * len(X))
         with np.errstate(invalid="ignore"):
             contrib = np.where(np.isnan(Xp), 0, Xp) @ P.T
             missing = np.isnan(Xp) @ (P != 0).T
@@ -240,6 +267,37 @@ class _Builder:
         self.out[i].append(Finding(rule.id, rule.severity, sheet, cell, row, names, "（空白）", "0", msg,
                                    cells=tuple(addresses)))
 
+    def unknown(self) -> None:
+        """One finding per table with cells an import could not place (R0.5): how many, which,
+        and the rules that could not be checked because they read one of them."""
+        unknown = self.mx.unknown
+        if not unknown.any() or not self.ed.rules_of("unknown"):
+            return
+        rule = self.ed.rules_of("unknown")[0]
+        insts = instances(self.ed.key)
+        F, E, _ = _coefs(self.ed.key)
+        touched = (unknown.astype(float) @ ((F != 0) | (E != 0)).T) > 0
+        tables = [t.key for t in self.ed.tables]
+        of_table = np.array([tables.index(cid.split(".", 1)[0]) for cid in self.mx.ids])
+        for i in np.flatnonzero(unknown.any(axis=1)):
+            for t, table in enumerate(tables):
+                cols = np.flatnonzero(unknown[i] & (of_table == t))
+                if not len(cols):
+                    continue
+                ids = [self.mx.ids[j] for j in cols]
+                rules = list(dict.fromkeys(insts[k].rule.id for k in np.flatnonzero(touched[i])
+                                           if insts[k].anchor.split(".", 1)[0] == table))
+                names = describe_cells(self.ed, set(ids))
+                whole = len(ids) == int((of_table == t).sum())
+                shown = "整张表" if whole else "、".join(names[:6]) + (f" 等 {len(names)} 处" if len(names) > 6 else "")
+                sheet = self.where(int(i), ids[0])[0]
+                addresses = tuple(self.where(int(i), c)[1] for c in ids)
+                title = self.ed.table(table).title
+                msg = render(rule.message, table=f"“{title}”", count=len(ids), cells=shown,
+                             rules=("规则 " + "、".join(rules) + " ") if rules else "相关规则")
+                self.out[int(i)].append(Finding(rule.id, rule.severity, sheet, addresses[0], "", "", "（未能录入）", "",
+                                                msg, cells=addresses))
+
     def rules(self, failures: Failed, found: np.ndarray, expected: np.ndarray) -> None:
         insts = instances(self.ed.key)
         for i, k, _ in failures:
@@ -268,6 +326,7 @@ def validate_group(edition_key: str, reports: Sequence[Report],
     b.statuses(cell_failures)
     res, found, expected = residuals(mx, [r.cover.get("unit_type", "") for r in reports], previous)
     b.rules(failed(rule_schema(edition_key), rule_frame(edition_key, res), res.shape[1]), found, expected)
+    b.unknown()
     numbers = recomputed(mx)
     out = []
     for i, rep in enumerate(reports):

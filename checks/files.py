@@ -40,7 +40,8 @@ def expand(inputs: Iterable[Path], suffixes: Iterable[str] = EXCEL_SUFFIXES) -> 
 
 
 def result_for(report: Report, findings: list, path: Path | str) -> FileResult:
-    return FileResult(path=str(path), unit=report.unit, year=report.year, edition=report.edition_key, findings=findings)
+    return FileResult(path=str(path), unit=report.unit, year=report.year, edition=report.edition_key, findings=findings,
+                      unknown=len(report.unknown))
 
 
 def _read(path: Path) -> Report:

@@ -57,6 +57,8 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     error: str = ""
     error_code: str = ""
+    #: table cells an import could not place (``Report.unknown``): such a report is never clean
+    unknown: int = 0
 
     @property
     def hard(self) -> list[Finding]:
@@ -68,28 +70,33 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
-        return not self.error and not self.hard
+        """Clean: readable, no error, and every table cell known (an unknown cell may hide one)."""
+        return not self.error and not self.hard and not self.unknown
 
     def verdict(self) -> str:
         """A one-line Chinese verdict, as the clerk's message box and the terminal show it."""
         if self.error:
             return f"无法读取：{self.error}"
         open_soft = [f for f in self.soft if not f.explained]
-        if not self.hard and not open_soft:
+        if not self.hard and not open_soft and not self.unknown:
             return "校验通过" + (f"（{len(self.soft)} 处提示已说明）" if self.soft else "")
         parts = []
+        if self.unknown:
+            parts.append(f"{self.unknown} 个单元格未能录入（不按 0 计，相关规则未能核查）")
         if self.hard:
             parts.append(f"{len(self.hard)} 处错误")
         if self.soft:
             explained = len(self.soft) - len(open_soft)
             parts.append(f"{len(self.soft)} 处提示" + (f"（{explained} 处已说明）" if explained else ""))
-        return "发现 " + "、".join(parts)
+        return ("发现 " if self.hard or self.soft else "") + "、".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         """The keys the JSON output promises; ``error`` (the reason in Chinese) only for a file
-        that could not be read."""
+        that could not be read, ``unknown_cells`` only for a report with cells not imported."""
         out: dict[str, Any] = {"path": self.path, "unit": self.unit, "year": self.year, "edition": self.edition,
                                "findings": [f.to_json() for f in self.findings]}
+        if self.unknown:  # an imported report with cells that could not be placed (never clean)
+            out["unknown_cells"] = self.unknown
         if self.error:
             out["error"] = self.error
         return out

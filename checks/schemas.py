@@ -61,7 +61,8 @@ def _kind_ok(frame: pd.DataFrame) -> np.ndarray:
         whole = v == np.floor(v)
         by_kind = np.select([frame["kind"].to_numpy() == 0, frame["kind"].to_numpy() == 1],
                             [(v >= 0) & whole, whole], v >= 0)
-    return ~np.isnan(v) & (~frame["input"].to_numpy() | by_kind)
+    unknown = frame["status"].to_numpy() == int(Status.UNKNOWN)  # not a wrong value: no value (R0.5)
+    return (~np.isnan(v) & (~frame["input"].to_numpy() | by_kind)) | unknown
 
 
 def _table_check(code: int) -> Callable[[pd.DataFrame], pd.Series]:

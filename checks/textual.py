@@ -170,6 +170,8 @@ def text_findings(rep: Report, numbers: Mapping[str, float] | None = None) -> li
         for q in rule.get("quotes"):
             cells = [cell_id(*c) for c in q["cells"]]
             expected = sum(numbers.get(c, 0.0) for c in cells)
+            if expected != expected or any(c in rep.unknown for c in cells):
+                continue  # a cell the import could not place: nothing to compare the text with (R0.5)
             named = " + ".join(cell_fields(ed.key, c)["where"] for c in cells)
             for m in re.finditer(q["pattern"], text):
                 quoted = int(m.group(1))

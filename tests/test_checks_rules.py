@@ -293,6 +293,8 @@ def _cases() -> list[Case]:
                  ("上年报告", ""), "year"),
             # totals saved without results (computed by the reader: tests/test_formula_totals.py)
             Case("W0.1", ed, lambda r: setattr(r, "unsaved", (_p("new.total"),)), nothing),
+            # a cell an import could not place: unknown, not 0 (tests/test_import_unknown.py)
+            Case("R0.5", ed, lambda r: setattr(r, "unknown", frozenset({_p("public.natural")})), nothing),
         ]
     out += [
         Case("R0.2", "2019", setting(cover_year="2022"), setting(cover_year="2019"), ("报告年度", "")),
@@ -352,7 +354,7 @@ def test_every_rule_of_the_spec_is_tested() -> None:
     assert in_spec == tested, f"untested: {in_spec - tested}; unknown: {tested - in_spec}"
     expected = {"R0.1", "R0.2", "R0.3", "R0.4", "R2.1", "R2.2", "R2.3", "R2.4", "R3.1", "R3.2", "R3.3", "R3.4",
                 "R3.5", "R3.7", "R4.1", "R4.2", "R4.3", "R4.4", "R4.5", "C0.1", "C0.2", "C0.3", "C0.4", "C0.5",
-                "T0.1", "T5.1", "T6.1", "P0.1", "W0.1"}
+                "T0.1", "T5.1", "T6.1", "P0.1", "W0.1", "R0.5"}
     assert in_spec == expected
 
 

@@ -94,7 +94,11 @@ def test_values_full_width_units_blanks_and_placeholders(tmp_path: Path) -> None
     imported = import_report(_write(tmp_path, tab_dump(pub)))
     rep = imported.report
     n = rep.numbers
-    assert n["part3.main.new.natural"] == 12.0 and rep.raw["part3.main.new.natural"] == "１２"
+    # numbers are stored as numbers (a spreadsheet adds them up); the published writing is kept
+    assert n["part3.main.new.natural"] == 12.0 and rep.raw["part3.main.new.natural"] == 12
+    assert rep.published["part3.main.new.natural"] == "１２"
+    assert rep.raw["part2.a9.procurement.amount"] == pytest.approx(1.2678)
+    assert rep.published["part2.a9.procurement.amount"] == "1．2678万元"
     assert n["part2.a9.procurement.amount"] == pytest.approx(1.2678)
     assert n["part2.a5.licensing.decisions"] == 107.0
     for row in ("withheld_secret", "withheld_law", "withheld_safety"):

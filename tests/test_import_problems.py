@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_import_writers import html_page, numbers, sample, tab_dump, write_docx
+from test_import_writers import P3_COLUMNS, html_page, numbers, sample, tab_dump, write_docx
 
+from checks import validate_report
 from workbook.published import PublishedError, import_report, write_imported
 from workbook.read import read_report
 
@@ -102,17 +103,50 @@ def test_a_row_with_a_value_missing_is_not_guessed(tmp_path: Path) -> None:
                for c in ("natural", "business", "research", "nonprofit", "legal", "other_org", "total"))
 
 
-def test_a_2021_report_with_an_old_single_other_row(tmp_path: Path) -> None:
-    """2021's （六）其他处理 has three items; a single row of numbers under it is reported."""
-    pub = sample(seed=26)
+def _one_other_row(pub, values: tuple[int, ...]) -> str:  # type: ignore[no-untyped-def]
     text = tab_dump(pub)
     start, end = text.index("\t（六）其他处理\n"), text.index("\t（七）总计\n")
-    row = "\t（六）其他处理\n" + "".join(f"\t{v}\n" for v in (0, 0, 0, 0, 0, 0, 0)) + "\n"
-    text = text[:start] + row + text[end:]
-    imported = import_report(_write(tmp_path, text))
-    kinds = [n.kind for n in imported.problems]
-    assert kinds[0] == "unplaced" and "分组标题" in imported.problems[0].detail
-    assert kinds.count("missing") == 3  # its three items are reported, left empty
+    row = "\t（六）其他处理\n" + "".join(f"\t{v}\n" for v in values) + "\n"
+    return text[:start] + row + text[end:]
+
+
+OTHER_ITEMS = ("other_no_correction", "other_no_fee", "other_other")
+
+
+def test_a_2021_report_with_an_old_single_other_row_of_zeros(tmp_path: Path) -> None:
+    """2021's （六）其他处理 has three items; printed as one row of 0 (the 2019 layout), every
+    item is 0 — counts are never negative — and the import says what it did."""
+    pub = sample(seed=26)
+    for item in OTHER_ITEMS:
+        for col in ("natural", "business", "research", "nonprofit", "legal", "other_org", "total"):
+            pub.cells[f"part3.main.{item}.{col}"] = "0"
+    imported = import_report(_write(tmp_path, _one_other_row(pub, (0, 0, 0, 0, 0, 0, 0))))
+    assert imported.problems == [], [(n.kind, n.detail) for n in imported.problems]
+    rep = imported.report
+    assert all(rep.raw[f"part3.main.{item}.{col}"] == 0 for item in OTHER_ITEMS
+               for col in ("natural", "business", "research", "nonprofit", "legal", "other_org", "total"))
+    assert rep.unknown == frozenset()
+    note = next(n for n in imported.notes if n.kind == "hybrid")
+    assert "（六）其他处理" in note.found and "均为 0" in note.detail and "3.其他" in note.detail
+
+
+def test_a_2021_report_with_an_old_single_other_row_with_numbers(tmp_path: Path) -> None:
+    """Not 0: the split among the three items is not known. Those cells stay empty, are listed as
+    not imported, and the checks say which rules could not be checked instead of guessing."""
+    pub = sample(seed=26)
+    sums = [sum(int(pub.cells[f"part3.main.{item}.{col}"]) for item in OTHER_ITEMS) for col in P3_COLUMNS]
+    assert 0 in sums and any(sums), "the sample must have both kinds of column"
+    imported = import_report(_write(tmp_path, _one_other_row(pub, tuple(sums))))
+    hybrid = [n for n in imported.problems if n.kind == "hybrid"]
+    assert len(hybrid) == 1 and "无法拆分" in hybrid[0].detail
+    rep = imported.report
+    split = {col for col, v in zip(P3_COLUMNS, sums) if v}
+    assert rep.unknown == {f"part3.main.{item}.{col}" for item in OTHER_ITEMS for col in split}
+    assert all(rep.raw[f"part3.main.{item}.{col}"] == 0 for item in OTHER_ITEMS for col, v in zip(P3_COLUMNS, sums) if not v)
+    findings = validate_report(rep)
+    assert not [f for f in findings if f.severity == "hard"], [f.message for f in findings if f.severity == "hard"]
+    unknown = [f for f in findings if f.rule == "R0.5"]
+    assert len(unknown) == 1 and f"{3 * len(split)} 个单元格未能录入" in unknown[0].message and "R3.2" in unknown[0].message
 
 
 @pytest.mark.parametrize("name,data,code", [

@@ -11,6 +11,9 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
+import openpyxl
+import pytest
+
 from checks import validate_report
 from workbook.published import import_report, write_imported
 from workbook.read import read_report
@@ -29,7 +32,16 @@ def test_seed_text_imports_to_the_sample_workbook(tmp_path: Path) -> None:
     back, sample = read_report(out), read_report(SEED_XLSX)
     assert back.edition_key == sample.edition_key == "2019"
     assert back.numbers == sample.numbers
-    assert back.raw == sample.raw  # every cell as published, the wrong totals included
+    # every cell as published, the wrong totals included — except that a number written so that a
+    # spreadsheet cannot add it up is stored as the number it means, its writing kept as the note
+    money = "part2.a9.procurement.amount"
+    assert sample.raw[money] == "1．2678万元" and back.raw[money] == pytest.approx(1.2678)
+    assert {k: v for k, v in back.raw.items() if k != money} == {k: v for k, v in sample.raw.items() if k != money}
+    assert imported.report.published == {money: "1．2678万元"}
+    sheet = openpyxl.load_workbook(out)[back.edition.table("part2").sheet]
+    noted = {c.comment.text for row in sheet.iter_rows() for c in row if c.comment}
+    assert noted == {"公开发布的写法：1．2678万元"}
+    assert back.unknown == frozenset() and imported.placed == imported.cells == 198  # the 2019 edition's cells
     derived = [c.id for c in back.edition.derived_cells]
     assert [back.raw[c] for c in derived] == [sample.raw[c] for c in derived]
     assert back.source == "published"

@@ -55,6 +55,11 @@ class Report:
     path: Path | None = None
     sha256: str = ""
     sheet_names: Mapping[str, str] = field(default_factory=dict)
+    #: Cells an import could not place (not published, published as a picture, or unreadable):
+    #: unknown — not 0, and not a blank the unit left. Kept in ``_meta`` so it survives the file.
+    unknown: frozenset[str] = frozenset()
+    #: How the published report wrote a number that was stored normalised (“1．2678万元”).
+    published: Mapping[str, str] = field(default_factory=dict)
     unsaved: tuple[str, ...] = ()
 
     @property

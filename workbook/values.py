@@ -27,6 +27,9 @@ class Status(IntEnum):
     PLACEHOLDER = 2
     NORMALISED = 3
     INVALID = 4
+    #: Not known: an imported report whose cell could not be placed (``Report.unknown``). Never
+    #: read as 0; the checks report the rules it leaves unchecked instead of arithmetic on it.
+    UNKNOWN = 5
 
 
 @dataclass(frozen=True)

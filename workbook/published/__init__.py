@@ -71,9 +71,9 @@ def read_document(path: Path | str) -> Document:
         if kind == "pdf":
             return parse_pdf(path, data)
         return parse_text(path, data)
-    except PdfError as exc:
+    except (PdfError, DocxError) as exc:
         raise PublishedError(path, str(exc), exc.code) from None
-    except (DecodeError, DocxError) as exc:
+    except DecodeError as exc:
         raise PublishedError(path, str(exc), "damaged") from None
 
 

@@ -43,10 +43,50 @@ class Imported:
     def normalised(self) -> list[Note]:
         return [n for n in self.notes if not n.problem]
 
+    @property
+    def cells(self) -> int:
+        """How many table cells the report's edition has."""
+        return len(self.report.edition.cells)
+
+    @property
+    def placed(self) -> int:
+        """How many of them the import placed (the others are unknown, see ``Report.unknown``)."""
+        return self.cells - len(self.report.unknown)
+
+    def unplaced(self) -> list[str]:
+        """The cells not placed, named as a person finds them (“三、… · 自然人”), grouped by row
+        when a whole row (or table) is missing."""
+        return describe_cells(self.report.edition, self.report.unknown)
+
     def to_json(self) -> dict[str, Any]:
         rep = self.report
         return {"path": str(self.path), "kind": self.kind, "unit": rep.unit, "year": rep.year, "edition": rep.edition_key,
+                "cells": self.cells, "placed": self.placed,
+                "unknown_cells": sorted(rep.unknown, key=rep.edition.cell_index.__getitem__),
                 "normalised": [n.to_json() for n in self.normalised], "problems": [n.to_json() for n in self.problems]}
+
+
+def describe_cells(ed: Edition, cells: frozenset[str] | set[str]) -> list[str]:
+    """Cells named for a person: a whole table by its title, a whole row by its label, else
+    “row · column” (the labels the checks use)."""
+    from workbook.spec import cell_id
+
+    out: list[str] = []
+    for table in ed.tables:
+        ids = [c.id for c in ed.cells if c.table == table.key]
+        if ids and all(i in cells for i in ids):
+            out.append(f"{table.title}（整张表）")
+            continue
+        for block in table.blocks:
+            for row in block.rows:
+                row_ids = [cell_id(table.key, block.key, row.key, c.key) for c in block.columns]
+                missing = [c for c, i in zip(block.columns, row_ids) if i in cells]
+                name = row.label or block.title or table.title
+                if len(missing) == len(block.columns) and len(missing) > 1:
+                    out.append(f"{name}（整行）")
+                else:
+                    out += [f"{name} · {c.header}" if name else c.header for c in missing]
+    return out
 
 
 def _tokens(out: Outline) -> list[str]:
@@ -164,7 +204,9 @@ def build_report(doc: Document) -> Imported:
     _from_elsewhere(placer, elsewhere)
     placer.finish(images, out.headings)
     notes += placer.notes
-    report = Report(ed.key, cover=cover, texts=texts, raw=dict(placer.raw), source="published", path=doc.path)
+    unknown = frozenset(c.id for c in ed.cells if c.id not in placer.origin)
+    report = Report(ed.key, cover=cover, texts=texts, raw=dict(placer.raw), source="published", path=doc.path,
+                    unknown=unknown, published=dict(placer.published))
     return Imported(doc.path, doc.kind, report, notes)
 
 

@@ -14,15 +14,27 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .model import Document, Image, Para, SpanCell, Table, expand
+from .model import MAX_COLSPAN, Document, Image, Para, SpanCell, Table, TooLarge, expand
 from .text import is_omitted_note
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MAX_ROWS = 400  # rows of one Word table (a report table has ~35)
+#: The package before python-docx inflates it: parts, each part's and the total uncompressed
+#: size, and how much a large part may inflate (text compresses ~5–20:1, a bomb ~1000:1).
+MAX_PARTS = 2000
+MAX_PART = 40 * 1024 * 1024
+MAX_TOTAL = 120 * 1024 * 1024
+RATIO_FLOOR = 1024 * 1024
+MAX_RATIO = 150
 _PICTURES = ("}drawing", "}pict", "}object")
 
 
 class DocxError(ValueError):
     """Not a Word document python-docx can open; the message is for the office."""
+
+    def __init__(self, message: str, code: str = "damaged") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _val(el: Any, name: str) -> str | None:
@@ -30,6 +42,13 @@ def _val(el: Any, name: str) -> str | None:
     if child is None:
         return None
     return child.get(W + "val", "")
+
+
+def _int(value: str | None, default: int = 1) -> int:
+    """A count attribute as Word writes it; anything else (or absurd) is the default/bounded."""
+    if value is None or not value.strip().isdigit() or len(value.strip()) > 6:
+        return default
+    return min(int(value), MAX_COLSPAN)
 
 
 def _para_text(p: Any) -> str:
@@ -67,15 +86,17 @@ def _table(tbl: Any, number: int) -> Table:
     wheres: list[str] = []
     origins: dict[int, list[Any]] = {}
     for r, tr in enumerate(tbl.findall(W + "tr")):
+        if r >= MAX_ROWS:
+            raise TooLarge(f"表格有 {r} 行以上，远超年报表格")
         where = f"第 {number} 个表格第 {r + 1} 行"
         row: list[list[Any]] = []
         trpr = tr.find(W + "trPr")
-        col = int(_val(trpr, "gridBefore") or 0)
+        col = min(_int(_val(trpr, "gridBefore"), 0), MAX_COLSPAN)
         for _ in range(col):
             row.append(["", where, 1, 1])
         for tc in _cells(tr):
             tcpr = tc.find(W + "tcPr")
-            span = max(1, int(_val(tcpr, "gridSpan") or 1))
+            span = max(1, _int(_val(tcpr, "gridSpan")))
             vmerge = _val(tcpr, "vMerge")
             text = "\n".join(_para_text(p) for p in tc.findall(W + "p"))
             if vmerge is not None and vmerge != "restart" and col in origins:
@@ -94,6 +115,25 @@ def _table(tbl: Any, number: int) -> Table:
     return expand(span_rows, wheres, f"第 {number} 个表格")
 
 
+def _check_package(data: bytes) -> None:
+    """Refuse a zip bomb by its directory, before anything is inflated. ``zipfile`` (which
+    python-docx reads through) never inflates a part beyond its declared size, so the declared
+    sizes bound what opening the file costs."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+        raise DocxError("Word 文件已损坏或不是 .docx 文件") from None
+    if len(infos) > MAX_PARTS:
+        raise DocxError(f"文件内容异常（包含 {len(infos)} 个部件），不是正常的年报", "too_large")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > MAX_PART or total > MAX_TOTAL or (info.file_size > RATIO_FLOOR and ratio > MAX_RATIO):
+            raise DocxError("文件内容异常（解压后过大），不是正常的年报", "too_large")
+
+
 def _body(element: Any) -> list[Any]:
     out: list[Any] = []
     for el in element:
@@ -110,6 +150,7 @@ def parse_docx(path: Path, data: bytes) -> Document:
     """Read a .docx into a ``Document``. Raises ``DocxError`` for a file Word would not open."""
     from docx import Document as open_docx
 
+    _check_package(data)
     try:
         doc = open_docx(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -129,7 +170,10 @@ def parse_docx(path: Path, data: bytes) -> Document:
                 items.append(Image("图片", where))
         elif el.tag == W + "tbl":
             tables += 1
-            items.append(_table(el, tables))
+            try:
+                items.append(_table(el, tables))
+            except TooLarge as exc:
+                items.append(Image(f"表格过大，未读取（{exc}）", f"第 {tables} 个表格"))
     titles = [doc.core_properties.title] if doc.core_properties.title else []
     return Document(Path(path), "docx", items, titles, "docx")
 

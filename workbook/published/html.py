@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .model import Document, Image, Para, SpanCell, expand
+from .model import Document, Image, Para, SpanCell, TooLarge, expand
 from .text import decode, is_omitted_note
 
 VOID = frozenset({"br", "img", "hr", "meta", "link", "input", "col", "wbr", "area", "base", "source", "embed", "param"})
@@ -25,6 +25,11 @@ BLOCK = frozenset({"p", "div", "section", "article", "main", "header", "footer",
 TITLE_META = ("articletitle", "title", "og:title", "dc.title", "contenttitle")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 _SPACE = re.compile(r"[ \t\r\n\f]+")
+#: Elements open at once. Real pages nest a few dozen deep (layout tables in divs); a page nested
+#: 200,000 deep must cost its text, not a recursion error. Table elements still open past the
+#: bound, so the whole tree stays under ~2 × MAX_DEPTH (each walk below recurses per level).
+MAX_DEPTH = 100
+_TABLE_TAGS = frozenset({"table", "tbody", "thead", "tfoot", "tr", "td", "th", "br", "img"})
 
 
 @dataclass
@@ -66,6 +71,9 @@ class _TreeBuilder(HTMLParser):
             return
         if tag in _CLOSES:
             self._close_open(_CLOSES[tag], _SCOPE.get(tag, "table"))
+        depth = len(self.stack)
+        if depth >= MAX_DEPTH and (tag not in _TABLE_TAGS or depth >= 2 * MAX_DEPTH):
+            return  # deeper than any page nests: the element adds nothing but depth (its text is kept)
         node = Node(tag, {k: (v or "") for k, v in attrs}, self.getpos()[0])
         self.stack[-1].children.append(node)
         if tag not in VOID:
@@ -96,7 +104,7 @@ class _TreeBuilder(HTMLParser):
             if tag in SKIP:
                 self.skipping -= 1
             return
-        for i in range(len(self.stack) - 1, 0, -1):
+        for i in range(len(self.stack) - 1, max(0, len(self.stack) - 64), -1):
             if self.stack[i].tag == tag:
                 del self.stack[i:]
                 return
@@ -113,8 +121,8 @@ def _has(node: Node, tag: str) -> bool:
 
 
 def _span(value: str) -> int:
-    m = re.match(r"\s*(\d+)", value or "")
-    return max(1, min(int(m.group(1)), 500)) if m else 1
+    m = re.match(r"\s*(\d{1,6})", value or "")
+    return max(1, int(m.group(1))) if m else 1  # bounded where the grid is laid out (model.expand)
 
 
 class _Flow:
@@ -154,7 +162,10 @@ class _Flow:
                 self.items.append(Image(f"<img src=\"{src[:80]}\"{' alt=' + alt if alt else ''}>", f"第 {child.line} 行"))
             elif tag == "table" and not _has(child, "table"):
                 self.flush()
-                self.items.append(self._table(child))
+                try:
+                    self.items.append(self._table(child))
+                except TooLarge as exc:
+                    self.items.append(Image(f"表格过大，未读取（{exc}）", f"第 {child.line} 行"))
             elif tag in BLOCK:
                 self.flush()
                 self.walk(child)

@@ -85,35 +85,55 @@ class SpanCell:
     colspan: int = 1
 
 
+#: What a table of the report can span, with a wide margin: Part 三 prints ~35 rows (with its
+#: header) and 10 columns, Part 四 15 columns. Spans are cut to these, and a table whose grid
+#: would hold more cells is not read as a report table (a layout or data dump around it).
+MAX_ROWSPAN = 100
+MAX_COLSPAN = 60
+MAX_GRID = 20_000
+
+
+class TooLarge(ValueError):
+    """A table far larger than any report table; the message is for the import log."""
+
+
 def expand(rows: list[list[SpanCell]], where: list[str], table_where: str) -> Table:
     """Lay cells with rowspan/colspan out on a grid, as a browser does.
 
     A cell covering several rows is repeated in each (with ``origin_row`` False below its first
     row): its label still gives context to the rows it spans, but its number is counted once.
+    Raises ``TooLarge`` when the grid would exceed ``MAX_GRID`` cells (spans are cut first to
+    ``MAX_ROWSPAN`` × ``MAX_COLSPAN``), so a hostile page costs a bounded amount of memory.
     """
+    if len(rows) > MAX_GRID:
+        raise TooLarge(f"表格有 {len(rows)} 行，远超年报表格")
     taken: dict[tuple[int, int], tuple[SpanCell, int, int]] = {}
-    out: list[TRow] = []
     for r, row in enumerate(rows):
         c = 0
         for cell in row:
             while (r, c) in taken:
                 c += 1
-            rs = max(1, min(cell.rowspan, len(rows) - r))
-            cs = max(1, min(cell.colspan, 200))
+            rs = max(1, min(cell.rowspan, MAX_ROWSPAN, len(rows) - r))
+            cs = max(1, min(cell.colspan, MAX_COLSPAN))
+            if len(taken) + rs * cs > MAX_GRID or c + cs > MAX_GRID:
+                raise TooLarge(f"表格的单元格超过 {MAX_GRID} 个，远超年报表格")
             for i in range(rs):
                 for j in range(cs):
                     taken[(r + i, c + j)] = (cell, r, c)
             c += cs
+    by_row: list[list[int]] = [[] for _ in rows]
+    for (rr, c) in taken:
+        by_row[rr].append(c)
+    out: list[TRow] = []
     for r in range(len(rows)):
-        cols = sorted(c for (rr, c) in taken if rr == r)
         cells: list[TCell] = []
         seen: set[int] = set()
-        for c in cols:
+        for c in sorted(by_row[r]):
             cell, r0, c0 = taken[(r, c)]
             if id(cell) in seen:
                 continue
             seen.add(id(cell))
-            cells.append(TCell(cell.text, cell.where, c0, cell.colspan, r0 == r))
+            cells.append(TCell(cell.text, cell.where, c0, min(cell.colspan, MAX_COLSPAN), r0 == r))
         out.append(TRow(tuple(cells), where[r] if r < len(where) else table_where))
     return Table(out, True, table_where)
 

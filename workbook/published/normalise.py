@@ -152,14 +152,21 @@ def is_value(text: str) -> bool:
 class Stored:
     """What goes into the workbook for one published cell, and what was done to it.
 
-    ``raw`` keeps the published writing whenever it is not a plain number (“1．2678万元”, “-”,
-    “１２”), exactly like the hand transcription of the seed, so that the checks report those
-    cells (R0.3/R0.4) in an imported report as they do in a typed one.
+    A number written in a way a spreadsheet cannot add up (“1．2678万元”, “１２”, “3,050”,
+    “251000元” in a 万元 column) is stored as the number it means, so that the imported workbook
+    shows values its own totals and live checks can use; ``published`` keeps the writing (it
+    becomes the cell's note and a line of the import log). Placeholders (“-”, “/”, “无”) and text
+    that is no number at all are kept as written, so that the checks report them (R0.3, R2.1…).
     """
 
     raw: Any
     status: Status
     how: str = ""
+    published: str = ""
+
+
+def _number(value: float, money: bool) -> float | int:
+    return int(value) if not money and value == int(value) else float(value)
 
 
 def cell_value(text: str, money: bool, header_unit: str | None = None) -> Stored:
@@ -170,7 +177,7 @@ def cell_value(text: str, money: bool, header_unit: str | None = None) -> Stored
     if _PLAIN.fullmatch(t):
         number: float | int = float(t) if "." in t else int(t)
         if money and header_unit == "元":
-            return Stored(float(number) / 10000, Status.NORMALISED, "表头单位为“元”，已换算为万元")
+            return Stored(float(number) / 10000, Status.NORMALISED, "表头单位为“元”，已换算为万元", t)
         return Stored(number, Status.OK)
     parsed = parse_number(t, money=money)
     if parsed.status == Status.PLACEHOLDER:
@@ -178,8 +185,9 @@ def cell_value(text: str, money: bool, header_unit: str | None = None) -> Stored
     if parsed.status == Status.INVALID:
         return Stored(t, parsed.status, "无法识别为数字，原样录入（校验时报错）")
     if money and header_unit == "元" and not t.endswith("元"):
-        return Stored(parsed.value / 10000, Status.NORMALISED, f"{parsed.how}；表头单位为“元”，已换算为万元")
-    return Stored(t, parsed.status, f"{parsed.how}，读作 {_show(parsed.value)}")
+        return Stored(parsed.value / 10000, Status.NORMALISED, f"{parsed.how}；表头单位为“元”，已换算为万元", t)
+    value = _number(parsed.value, money)
+    return Stored(value, parsed.status, f"{parsed.how}，读作 {_show(parsed.value)}，按数字录入", t)
 
 
 def _show(value: float) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbook.spec import Block, Edition, cell_id
-from workbook.values import Status
+from workbook.values import Status, parse_number
 
 from .labels import FUZZY, Target, describe, index_for
 from .model import Image, Note, Para, Table, TCell
@@ -117,6 +117,8 @@ class Placer:
         self._labels_noted: set[tuple[str, str]] = set()
         self._order_noted: set[tuple[str, str]] = set()
         self.reported: set[tuple[str, str, str]] = set()  # rows already logged as not placed
+        self.implied: set[str] = set()  # cells set to 0 by their group's one-row 0 (a row of their own wins)
+        self.published: dict[str, str] = {}  # cell → its published writing, where a number was normalised
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -258,8 +260,7 @@ class Placer:
         leaves = [x for x in leaf_targets if x.role == "row"]
         if not leaves:
             if any(v.kind == "value" for v in values):
-                self._problem("unplaced", where, leaf_tok.cell.text.strip(),
-                              f"“{leaf_targets[0].label}”在{self.ed.name}中是分组标题，下分若干项，没有这一行；本行的数字未录入")
+                self._group_row(leaf_targets[0], leaf_tok, values, grid, where)
             self.groups[leaf_targets[0].table] = {leaf_targets[0].label}
             return
         cands = self._narrow(leaves, context)
@@ -309,6 +310,15 @@ class Placer:
         return self.headers.get(key)
 
     def _assign(self, table: str, block: Block, row_key: str, values: list[Tok], grid: bool, where: str) -> None:
+        pairs = self._pairs(table, block, row_key, values, grid, where)
+        if pairs is not None:
+            header = self.headers.get((table, block.key))
+            units = header.units(block, table) if header else {}
+            self._store(table, block, row_key, pairs, units, where)
+
+    def _pairs(self, table: str, block: Block, row_key: str | None, values: list[Tok], grid: bool,
+               where: str, label: str = "") -> list[tuple[str, Tok]] | None:
+        """Which column each value of a row belongs to (None when that cannot be told)."""
         self.after_data = True
         header = self._header(table, block)
         n = len(block.columns)
@@ -323,29 +333,28 @@ class Placer:
                         self._problem("unplaced", v.cell.where, v.cell.text.strip(), f"无法确定此数字属于哪一列{head}，未录入")
                     continue
                 pairs.append((key, v))
-        else:
-            vals = list(values)
-            while len(vals) > n and vals[-1].kind == "empty":
-                vals.pop()
-            while len(vals) > n and vals[0].kind == "empty":
-                vals.pop(0)
-            if len(vals) != n:
-                row = block.row(row_key)
+            return pairs
+        vals = list(values)
+        while len(vals) > n and vals[-1].kind == "empty":
+            vals.pop()
+        while len(vals) > n and vals[0].kind == "empty":
+            vals.pop(0)
+        if len(vals) != n:
+            if row_key is not None:
                 self.reported.add((table, block.key, row_key))
-                shown = " ".join(" ".join(v.cell.text.split()) or "□" for v in vals)
-                self._problem("count", where, f"{row.label or self.ed.table(table).title}：{shown}",
-                              f"本行有 {len(vals)} 个数，表格应有 {n} 列；无法确定对应关系，未录入")
-                return
-            order = header.flat_order(block, table) if header else None
-            if order is None:
-                order = [c.key for c in block.columns]
-                if header is None and (table, block.key) not in self._order_noted:
-                    self._order_noted.add((table, block.key))
-                    title = block.title or self.ed.table(table).title
-                    self.notes.append(Note("header", where, title, "未见表头，按标准表格的列序录入"))
-            pairs = list(zip(order, vals))
-        units = header.units(block, table) if header else {}
-        self._store(table, block, row_key, pairs, units, where)
+            shown = " ".join(" ".join(v.cell.text.split()) or "□" for v in vals)
+            name = label or (block.row(row_key).label if row_key else "") or self.ed.table(table).title
+            self._problem("count", where, f"{name}：{shown}",
+                          f"本行有 {len(vals)} 个数，表格应有 {n} 列；无法确定对应关系，未录入")
+            return None
+        order = header.flat_order(block, table) if header else None
+        if order is None:
+            order = [c.key for c in block.columns]
+            if header is None and (table, block.key) not in self._order_noted:
+                self._order_noted.add((table, block.key))
+                title = block.title or self.ed.table(table).title
+                self.notes.append(Note("header", where, title, "未见表头，按标准表格的列序录入"))
+        return list(zip(order, vals))
 
     def _store(self, table: str, block: Block, row_key: str, pairs: list[tuple[str, Tok]], units: dict[str, str],
                where: str) -> None:
@@ -354,13 +363,20 @@ class Placer:
             cid = cell_id(table, block.key, row_key, col_key)
             col = block.column(col_key)
             stored = cell_value(tok.cell.text, col.kind == "money", units.get(col_key))
-            if cid in self.origin:
+            if cid in self.origin and cid not in self.implied:
                 if self.raw[cid] != stored.raw:
                     self._problem("conflict", tok.cell.where, tok.cell.text.strip(),
                                   f"该单元格已在{self.origin[cid]}录入为“{self.raw[cid]}”，此处不同，未采用", cid)
                 continue
+            if cid in self.implied:  # a row printed on its own beats what its group's row implied
+                self.implied.discard(cid)
+                if self.raw[cid] != stored.raw:
+                    self._problem("conflict", tok.cell.where, tok.cell.text.strip(),
+                                  f"与{self.origin[cid]}合并一行发布的数字不一致（据合并行推定为 0），按本行录入", cid)
             self.raw[cid] = stored.raw
             self.origin[cid] = tok.cell.where
+            if stored.published:
+                self.published[cid] = stored.published
             if stored.status == Status.BLANK:
                 blanks.append(col.label)
             elif stored.status != Status.OK or stored.how:
@@ -370,6 +386,42 @@ class Placer:
             which = "整行" if len(blanks) == len(block.columns) else "、".join(blanks)
             self.notes.append(Note("blank", where, f"{label}：空白 {len(blanks)} 格",
                                    f"空白（{which}）按 0 计，校验时提示 {self.ed.rules_of('blank')[0].id}"))
+
+    def _group_row(self, group: Target, tok: Tok, values: list[Tok], grid: bool, where: str) -> None:
+        """A group printed as one row of numbers — 2021's （六）其他处理 in the 2019 layout.
+        Counts are never negative, so a 0 under a column makes every item of the group 0 there;
+        any other number cannot be split among the items, and those cells stay unknown."""
+        block = self.ed.table(group.table).block(group.block)
+        items = [r for r in block.rows if len(r.path) > group.depth + 1 and r.path[group.depth] == group.label]
+        found = " ".join(tok.cell.text.split())
+        pairs = self._pairs(group.table, block, None, values, grid, where, found)
+        if pairs is None or not items:
+            return
+        self.table, self.block = group.table, group.block
+        zero: list[str] = []
+        split: list[str] = []
+        for col_key, v in pairs:
+            col = block.column(col_key)
+            stored = cell_value(v.cell.text, col.kind == "money")
+            number = parse_number(stored.raw, col.kind == "money")
+            if stored.status in (Status.OK, Status.NORMALISED, Status.PLACEHOLDER) and number.value == 0:
+                zero.append(col_key)
+                for row in items:
+                    cid = cell_id(group.table, block.key, row.key, col_key)
+                    if cid not in self.origin:
+                        self.raw[cid], self.origin[cid] = 0, v.cell.where
+                        self.implied.add(cid)
+            elif stored.status != Status.BLANK:
+                split.append(f"{col.header} {' '.join(v.cell.text.split())}")
+        for row in items:
+            self.reported.add((group.table, block.key, row.key))
+        names = "、".join(r.label for r in items)
+        if zero:
+            cols = "各列" if len(zero) == len(block.columns) else "、".join(block.column(k).header for k in zero)
+            self.notes.append(Note("hybrid", where, found, f"按一行发布（旧版格式），{cols}为 0：其下 {len(items)} 项（{names}）均为 0，已录入"))
+        if split:
+            self._problem("hybrid", where, f"{found}：{'；'.join(split)}",
+                          f"按一行发布（旧版格式），这些数字无法拆分到其下 {len(items)} 项（{names}），相应单元格未能录入（不按 0 计）")
 
     # --- log ------------------------------------------------------------------------------------
 
