@@ -269,4 +269,10 @@ def report_from_grids(wb: GridSource, path: Path, sha: str = "") -> Report:
         code, name, digest = (line.split("\t") + ["", "", ""])[:3]
         members.append(Member(name, code, digest))
     report.members = tuple(members)
+    # an imported report's cells that could not be placed, and the published writing of numbers
+    # stored normalised (``build._write_meta``): unknown stays unknown once written to a file
+    index = ed.cell_index
+    report.unknown = frozenset(c for c in meta.get("unknown", []) if c in index)
+    published = (line.split("\t", 1) for line in meta.get("published", []))
+    report.published = {p[0]: p[1] for p in published if len(p) == 2 and p[0] in index}
     return report
