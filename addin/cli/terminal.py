@@ -105,7 +105,9 @@ def totals_line(results: Sequence[FileResult]) -> str:
     hard = sum(len(r.hard) for r in results)
     soft = sum(len(r.soft) for r in results)
     ok = sum(1 for r in results if r.ok)
-    return (f"共 {len(results)} 个文件：{ok} 个无错误，{hard_files} 个有错误（共 {hard} 处错误），"
+    unknown = sum(1 for r in results if not r.error and r.unknown)
+    partly = f"{unknown} 个有未能录入的单元格（未能核查），" if unknown else ""
+    return (f"共 {len(results)} 个文件：{ok} 个无错误，{hard_files} 个有错误（共 {hard} 处错误），{partly}"
             f"{unreadable} 个无法读取；提示 {soft} 处。")
 
 
@@ -121,7 +123,8 @@ def results_json(results: Sequence[FileResult]) -> str:
 
 
 def exit_code(results: Sequence[FileResult]) -> int:
-    """2 when any file could not be read, else 1 when any has a hard finding, else 0."""
+    """2 when any file could not be read, else 1 when any has a hard finding or a table cell
+    that could not be imported (an unknown cell may hide an error), else 0."""
     if any(r.error for r in results):
         return 2
-    return 1 if any(r.hard for r in results) else 0
+    return 1 if any(r.hard or r.unknown for r in results) else 0
