@@ -100,6 +100,24 @@ class Report:
         out.update(self.totals())
         return out
 
+    def known(self) -> dict[str, float]:
+        """``with_totals()``, with NaN where a cell is unknown or a total sums an unknown cell:
+        an unknown number is not 0, and neither is anything computed from it."""
+        out = self.with_totals()
+        if not self.unknown:
+            return out
+        from .derive import derivation_matrix, input_ids
+
+        derived, matrix = derivation_matrix(self.edition_key)
+        mask = np.array([cid in self.unknown for cid in input_ids(self.edition_key)], dtype=float)
+        for cid, hit in zip(derived, (mask @ (matrix != 0)) > 0):
+            if hit:
+                out[cid] = np.nan
+        for cid in self.unknown:
+            if cid in out and self.edition.cell(cid).role == "input":
+                out[cid] = np.nan
+        return out
+
 
 def derive_totals(edition: Edition, numbers: Mapping[str, float]) -> dict[str, float]:
     """Compute every derived cell from the input cells (blank or unreadable inputs count 0),

@@ -104,10 +104,24 @@ class Comparison:
     checks: list[Check] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     rates: list[Rate] = field(default_factory=list)
+    #: cells not compared because either year's report has them (or a cell they sum) unknown
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def unit(self) -> str:
         return self.this.unit or self.last.unit
+
+    @property
+    def complete(self) -> bool:
+        """Both reports fully known: only then can a comparison call the two years consistent."""
+        return not self.last.unknown and not self.this.unknown
+
+    def unknown_note(self) -> str:
+        """A Chinese line saying which year's report has cells not imported, or ""."""
+        parts = [f"{r.year or ''} 年度报告有 {len(r.unknown)} 个单元格未能录入" for r in (self.last, self.this) if r.unknown]
+        if not parts:
+            return ""
+        return "；".join(parts) + f"（不按 0 计），{len(self.unknown)} 个单元格的变化和相关核对未能计算"
 
 
 def _row_label(ed: Edition, table: str, block: str, row: str) -> str:
@@ -133,12 +147,15 @@ def _rows(ed: Edition) -> dict[tuple[str, str, str], list[str]]:
 
 def compare(last: Report, this: Report) -> Comparison:
     cmp = Comparison(last, this)
-    a, b = last.with_totals(), this.with_totals()
+    a, b = last.known(), this.known()
     ed_this, ed_last = this.edition, last.edition
     order = {c.id: i for i, c in enumerate(ed_this.cells)}
     for cid in order:
         if cid not in a:
             cmp.only_this.append(cid)
+            continue
+        if _unknown(a[cid]) or _unknown(b[cid]):
+            cmp.unknown.append(cid)
             continue
         if a[cid] == b[cid]:
             cmp.unchanged += 1
@@ -164,6 +181,10 @@ def compare(last: Report, this: Report) -> Comparison:
     cmp.checks = _checks(cmp, a, b)
     cmp.rates = rates(ed_this, a, b)
     return cmp
+
+
+def _unknown(v: float) -> bool:
+    return isinstance(v, float) and math.isnan(v)
 
 
 def _kind(ed: Edition, rule: str) -> str:
@@ -207,8 +228,8 @@ def _checks(cmp: Comparison, a: dict[str, float], b: dict[str, float]) -> list[C
         prev = _from_last(inst, a, b)
         hit = failed.get((rule.id, a1(*lay.pos(cid))))
         message = hit.message if hit else ""
-        if prev is None or not same_unit:
-            ok = None
+        if prev is None or not same_unit or _unknown(found) or _unknown(prev):
+            ok = None  # not applicable, or a cell it needs is unknown in either year
         elif (rule.id, cid) in checked:
             ok = hit is None
         else:  # a total the checks leave out (it repeats its columns): shown with the same words
@@ -339,6 +360,7 @@ def to_json(cmp: Comparison) -> dict[str, Any]:
         "cross_year": [{"rule": k.rule, "where": k.label, "this": num(k.found), "from_last": num(k.expected), "ok": k.ok,
                         "message": k.message or None} for k in cmp.checks],
         "findings": [f.to_json() for f in cmp.findings],
+        "unknown_cells": {"last": len(cmp.last.unknown), "this": len(cmp.this.unknown), "not_compared": cmp.unknown},
         "rates": [{"name": r.name, "base": r.base, "last": None if r.last is None else round(r.last, 4),
                    "this": None if r.this is None else round(r.this, 4),
                    "points": None if r.points is None else round(r.points, 2)} for r in cmp.rates],
@@ -371,16 +393,18 @@ def summary(cmp: Comparison) -> dict[str, Any]:
     return {
         "unit": cmp.unit, "last_year": cmp.last.year, "this_year": cmp.this.year, "changed": len(cmp.changes),
         "largest": f"{top.row} · {top.column}：{fmt(top.last)} → {fmt(top.this)}" if top else "",
-        ed.labels(new)[0]: by[new].delta if new in by else 0.0,
-        ed.labels(total)[0]: by[total].delta if total in by else 0.0,
+        ed.labels(new)[0]: None if new in cmp.unknown else by[new].delta if new in by else 0.0,
+        ed.labels(total)[0]: None if total in cmp.unknown else by[total].delta if total in by else 0.0,
         (share.name if share else "rate") + "（百分点）": None if share is None or share.points is None else round(share.points, 1),
         **{rule: verdict(rule) for rule in _cross_year_table_rules()},
         "appeared": len(cmp.appeared), "vanished": len(cmp.vanished),
+        "unknown": len(cmp.unknown),
     }
 
 
 SUMMARY_HEADINGS = {"unit": "单位", "last_year": "上年度", "this_year": "本年度", "changed": "变化的单元格",
-                    "largest": "变化最大的单元格", "appeared": "新出现的行", "vanished": "消失的行"}
+                    "largest": "变化最大的单元格", "appeared": "新出现的行", "vanished": "消失的行",
+                    "unknown": "未能比较的单元格（未能录入）"}
 
 
 def summary_headers(cmps: list[Comparison]) -> list[tuple[str, str]]:
@@ -419,6 +443,8 @@ def to_html(cmps: list[Comparison], only_last: Sequence[str] = (), only_this: Se
     for c in cmps:
         parts.append(f"<h2>{e(c.unit)}：{e(c.last.year)} 年度 → {e(c.this.year)} 年度</h2>")
         parts += [f"<p>{e(f.message)}</p>" for f in c.findings if _kind(c.this.edition, f.rule) == "previous_unit"]
+        if c.unknown_note():
+            parts.append(f'<p class="bad">{e(c.unknown_note())}</p>')
         parts.append("<h3>跨年度核对</h3>")
         parts.append(table(["规则", "位置", "本年", "按上年推算", "结论"],
                            [[k.rule, k.label, fmt(k.found), fmt(k.expected), _ok(k.ok)] for k in c.checks],
