@@ -1,12 +1,16 @@
 """Validate files: read each (a broken one becomes a result with its reason), then check all the
-readable ones together in one vectorised pass."""
+readable ones together in one vectorised pass.
+
+Files are read in worker processes (``workbook.isolate``): a file that crashes, hangs or exhausts
+the reader becomes that file's “无法读取” result, and the other files are still validated."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from workbook.read import ReadError, read_report
+from workbook.isolate import read_reports
+from workbook.read import ReadError
 from workbook.report import Report
 
 from .engine import validate_reports
@@ -44,12 +48,14 @@ def result_for(report: Report, findings: list, path: Path | str) -> FileResult:
                       unknown=len(report.unknown))
 
 
-def _read(path: Path) -> Report:
-    """``read_report`` with a plain reason for a path that does not exist (the operating
-    system's own message would be in English)."""
-    if not path.exists():
-        raise ReadError(path, MISSING, "unreadable")
-    return read_report(path)
+def _read_all(paths: Sequence[Path]) -> list[Report | ReadError]:
+    """Each path read in a worker process; a path that does not exist gets a plain reason (the
+    operating system's own message would be in English) without a worker."""
+    out: list[Report | ReadError | None] = [None if Path(p).exists() else ReadError(Path(p), MISSING, "unreadable") for p in paths]
+    present = [i for i, r in enumerate(out) if r is None]
+    for i, r in zip(present, read_reports([paths[i] for i in present])):
+        out[i] = r
+    return [r for r in out if r is not None]
 
 
 def read_previous(previous: Path) -> list[Report]:
@@ -60,14 +66,11 @@ def read_previous(previous: Path) -> list[Report]:
     """
     previous = Path(previous)
     if not previous.is_dir():
-        return [_read(previous)]
-    out = []
-    for p in expand([previous]):
-        try:
-            out.append(read_report(p))
-        except ReadError:
-            continue
-    return out
+        (found,) = _read_all([previous])
+        if isinstance(found, ReadError):
+            raise found
+        return [found]
+    return [r for r in _read_all(expand([previous])) if isinstance(r, Report)]
 
 
 def match_previous(reports: Sequence[Report], previous: Sequence[Report], folder: bool) -> list[Report | None]:
@@ -94,13 +97,13 @@ def validate_paths(paths: Sequence[Path], previous: Path | None = None) -> tuple
     Raises ``ReadError`` when ``previous`` is a file that cannot be read."""
     reports: list[Report | None] = []
     results: list[FileResult | None] = []
-    for p in paths:
-        try:
-            reports.append(_read(Path(p)))
-            results.append(None)
-        except ReadError as exc:
+    for p, found in zip(paths, _read_all([Path(p) for p in paths])):
+        if isinstance(found, ReadError):
             reports.append(None)
-            results.append(file_error(p, exc.reason, exc.code))
+            results.append(file_error(p, found.reason, found.code))
+        else:
+            reports.append(found)
+            results.append(None)
     ok = [(i, r) for i, r in enumerate(reports) if r is not None]
     prev = None
     if previous is not None:
