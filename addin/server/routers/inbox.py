@@ -221,8 +221,11 @@ def marked_workbook(src: Path, out: Path) -> None:
 
     payload = build_payload(src, "Office.js")
     book = xw.Book(json=copy.deepcopy(payload))
-    xlcore.validate(book)
-    actions = book.json()["actions"]
+    try:
+        xlcore.validate(book)
+        actions = book.json()["actions"]
+    finally:
+        book.close()  # the remote engine keeps every open book in its app: let it go
     apply_actions(src, actions, out, client="Office.js")
 
 
