@@ -482,15 +482,17 @@ def write_xlsx(cmps: list[Comparison], target: Path, only_last: Sequence[str] = 
     import xlsxwriter
 
     from workbook.atomic import atomic_path
+    from workbook.paper import Fit, Measured, lay_out
 
     with atomic_path(Path(target)) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False})
         head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         bad = wb.add_format({"bg_color": "#FFC7CE"})
         pct = wb.add_format({"num_format": "0.0%"})
 
         def sheet(name: str, header: list[str], rows: list[list[Any]], styles: list[Any] | None = None) -> None:
-            ws = wb.add_worksheet(name)
+            ws = Measured(wb.add_worksheet(name))  # sized and set up for paper from what it holds
             ws.write_row(0, 0, header, head)
             for i, row in enumerate(rows, start=1):
                 for j, v in enumerate(row):
@@ -504,7 +506,7 @@ def write_xlsx(cmps: list[Comparison], target: Path, only_last: Sequence[str] = 
                     else:
                         ws.write_string(i, j, str(v), style)
             ws.freeze_panes(1, 1)
-            ws.set_column(0, len(header) - 1, 16)
+            lay_out(ws, Fit(6, 36), wrap)
 
         if len(cmps) > 1 or only_last or only_this:
             heads = summary_headers(cmps)

@@ -29,7 +29,7 @@ from addin.county.register import Register, RegisterEntry, county_government_typ
 STATUS = {
     "summed": "已汇总", "out_of_scope": "范围外（本级汇总不含）", "duplicate": "重复报送（未采用）",
     "unreadable": "无法读取", "wrong_year": "报告年度不符（未汇总）", "wrong_edition": "表格版本不符（未汇总）",
-    "strict": "有错误（--strict，未汇总）", "unlisted": "不在单位名单中（未汇总）",
+    "strict": "有错误、按要求未汇总", "unlisted": "不在单位名单中（未汇总）",
     "missing": "未报送", "covered": "已含在下级汇总中",
 }
 

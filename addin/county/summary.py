@@ -21,6 +21,7 @@ import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterator
 from xml.sax.saxutils import quoteattr
@@ -31,6 +32,8 @@ from checks.findings import SEVERITY_LABEL, Finding
 from workbook.atomic import atomic_path
 from workbook.build import RESULTS_HEADER, BuildOptions, write_report
 from workbook.layout import RESULTS_SHEET, a1, col_letter, layout_for, quote_sheet
+from workbook.paper import (LANDSCAPE_UNITS, Fit, column_pages, column_widths, line_count, row_height, set_widths,
+                            setup_chart_page, setup_page)
 from workbook.report import Report
 from workbook.spec import Edition, cell_id, select
 from workbook.values import format_number
@@ -44,6 +47,22 @@ from addin.county.unitfile import sheet_parts
 BOARD_HEADER = ("序号", "单位名称", "统一社会信用代码", "单位类型", "状态", "说明", "文件", "填报日期",
                 "文件修改时间", "错误", "提示（已说明）", "文件 sha256")
 RESULT_EXTRA = ("单位名称", "统一社会信用代码", "文件", "转到")
+#: 报送情况 on paper: its first rows (title and four lines of text across the page), the row of the
+#: 情况/数量 header, and how each column is sized from what it holds (long ones wrap).
+BOARD_NOTES, BOARD_HEAD_ROW = 5, 6
+BOARD_FITS = (Fit(6, 24), Fit(8, 30), Fit(8, 22), Fit(8, 16), Fit(8, 24), Fit(10, 48), Fit(10, 36), Fit(10, 12),
+              Fit(10, 17), Fit(6, 10), Fit(8, 16), Fit(10, 34))
+BOARD_WRAPPED = ("说明", "文件", "文件 sha256")
+#: 明细: the fixed columns sized from what they hold (one line each: a wrapped file name would
+#: make every unit's row, on every page, several lines tall), every number column alike, and the
+#: print scale at which two rows of Part 三 (six columns each) and the unit's name share a page.
+DETAIL_FITS = (Fit(5, 8), Fit(8, 30), Fit(8, 22), Fit(8, 16), Fit(10, 70), Fit(10, 66))
+DETAIL_NUMBER_WIDTH = 8.0
+DETAIL_SCALE = 60
+#: 校验结果 of a summary: the template's nine columns and the four about the unit.
+RESULTS_FITS = (Fit(8, 10), Fit(6, 8), Fit(10, 24), Fit(8, 20), Fit(8, 20), Fit(6, 12), Fit(6, 12), Fit(20, 50),
+                Fit(10, 30), Fit(10, 24), Fit(10, 22), Fit(10, 30), Fit(10, 24))
+RESULTS_WRAPPED = (3, 4, 7, 8, 11)
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
@@ -181,9 +200,9 @@ def board_head(result: ConsolidationResult) -> tuple[list[list[Any]], int]:
     reg = result.register
     rows: list[list[Any]] = [
         [f"{result.name}{result.year}年度政府信息公开工作年度报告汇总 · 报送情况"],
-        [f"汇总范围：{result.scope_label}（--scope {opts.scope}）；表格版本：{result.edition.name}；"
-         f"汇总单位：{len(result.included)} 个" + ("（--strict：有错误的单位不汇总）" if opts.strict else "")],
-        [f"单位名单：{reg.path.name}，共 {len(reg.entries)} 个单位" if reg else "未提供单位名单（--units），无法列出未报送的单位"],
+        [f"汇总范围：{result.scope_label}；表格版本：{result.edition.name}；"
+         f"汇总单位：{len(result.included)} 个" + ("（有错误的单位按要求未汇总）" if opts.strict else "")],
+        [f"单位名单：{reg.path.name}，共 {len(reg.entries)} 个单位" if reg else "未提供单位名单，无法列出未报送的单位"],
         ["同一单位报送多份时，采用填报日期最新的一份；填报日期相同或未填时，采用文件修改时间最新的一份（理由写在“说明”栏）。"],
         [f"生成时间：{dt.datetime.now():%Y-%m-%d %H:%M}；共收到文件 {len(result.sources)} 个"],
         [],
@@ -207,6 +226,8 @@ def _board_line(i: int, s: Source | None, status: str, reason: str, entry: Any =
     if s is None:
         return [i, entry.name, entry.code, entry.unit_type, status, reason, None, None, None, None, None, None]
     soft = f"{s.soft}（{s.explained}）" if s.soft else (0 if not s.error else None)
+    if s.status == "strict":  # the document says what was done, not which option asked for it
+        reason = f"有 {s.hard} 处错误，按要求（有错误的单位不汇总）未汇总；请退回该单位改正后重新报送"
     reason = reason + ("；含宏（已按数值读取，宏未运行）" if s.macro else "") + (f"；{s.invalid} 个单元格无法识别为数字，按 0 计" if s.invalid and s.status == "summed" else "")
     if s.formulas:
         reason += f"；输入单元格中有公式：{s.formula_note()}"
@@ -318,6 +339,9 @@ class _Stream:
     styles: dict[int, Any] = field(default_factory=dict)
     links: list[tuple[str, str, str]] = field(default_factory=list)
     link_style: Any = None
+    #: Columns whose text wraps, with their widths: each row gets the height its longest needs
+    #: (a spreadsheet does not size rows it did not lay out itself).
+    wrapped: dict[int, float] = field(default_factory=dict)
 
 
 def _extra(result: ConsolidationResult, streams: dict[str, _Stream], counts: dict[str, int]) -> Any:
@@ -336,48 +360,70 @@ def _extra(result: ConsolidationResult, streams: dict[str, _Stream], counts: dic
         green = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
         protect = {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True,
                    "select_locked_cells": True, "select_unlocked_cells": True}
+        wrap = wb.add_format({**base, "text_wrap": True, "valign": "top"})
         # 报送情况
         ws = wb.add_worksheet(BOARD_SHEET)
         top, chart_row = board_head(result)
+        heads = (BOARD_HEAD_ROW, chart_row, len(top) - 1)
+        width = len(BOARD_HEADER)
+        # widths from what the columns hold (the free-text lines and the wrapped headers aside)
+        measured = [row for r, row in enumerate(top) if r >= BOARD_NOTES and (r not in heads or r == len(top) - 1)]
+        widths = column_widths(chain(measured, board_rows(result)), width, BOARD_FITS)
+        wrapped = {BOARD_HEADER.index(name): wrap for name in BOARD_WRAPPED}
+        set_widths(ws, widths, formats=wrapped)
         for r, row in enumerate(top):
+            if 0 < r < BOARD_NOTES and len(row) == 1:  # a line of text across the page
+                ws.merge_range(r, 0, r, width - 1, row[0], wrap)
+                ws.set_row(r, row_height(line_count(row[0], sum(widths))))
+                continue
             for c, v in enumerate(row):
-                style = title if r == 0 else head if r in (6, chart_row, len(top) - 1) else None
+                style = title if r == 0 else head if r in heads else None
                 ws.write(r, c, v, style) if not isinstance(v, str) else ws.write_string(r, c, v, style)
+            if r in heads:
+                ws.set_row(r, row_height(max(line_count(v, widths[c]) for c, v in enumerate(row))))
         first, last = len(top), len(top) + max(counts[BOARD_SHEET], 1) - 1
-        ws.autofilter(len(top) - 1, 0, last, len(BOARD_HEADER) - 1)
+        ws.autofilter(len(top) - 1, 0, last, width - 1)
         ws.freeze_panes(len(top), 2)
-        for c, w in enumerate((6, 30, 22, 14, 22, 60, 40, 12, 17, 6, 12, 20)):
-            ws.set_column(c, c, w)
         status_col = BOARD_HEADER.index("状态")
         for crit, style in (("已汇总", green), ("未", red), ("无法", red), ("不符", red), ("有错误", red), ("重复", yellow), ("范围外", yellow), ("已含", yellow)):
             ws.conditional_format(first, status_col, last, status_col, {"type": "text", "criteria": "containing", "value": crit, "format": style})
+        setup_page(ws, repeat_rows=(len(top) - 1, len(top) - 1))
         ws.protect(password, protect)
-        streams[BOARD_SHEET] = _Stream(board_rows(result), len(top), len(BOARD_HEADER))
+        streams[BOARD_SHEET] = _Stream(board_rows(result), len(top), width, wrapped,
+                                       wrapped={c: widths[c] for c in wrapped})
         # 明细
         ws = wb.add_worksheet(DETAIL_SHEET)
         cols = detail_columns(ed)
         fixed = len(DETAIL_FIXED)
         rows, merges = detail_head(ed)
+        # a table's name spans all its columns, over several pages: printed at its start
+        head_left = wb.add_format({**base, "bold": True, "border": 1, "align": "left", "bg_color": "#D9E1F2"})
+        widths = column_widths(detail_rows(result), fixed, DETAIL_FITS) + [DETAIL_NUMBER_WIDTH] * len(cols)
         for r0, c0, r1, c1 in merges:
-            ws.merge_range(r0, c0, r1, c1, rows[r0][c0], head)
-        merged = {(r0, c0) for r0, c0, _, _ in merges}
+            ws.merge_range(r0, c0, r1, c1, rows[r0][c0], head_left if r0 == 0 and c0 >= fixed else head)
+        merged = {(r0, c0): c1 for r0, c0, r1, c1 in merges if r0 == r1}
+        spanned = {(r0, c0) for r0, c0, _, _ in merges}
         for r, row in enumerate(rows):
+            lines = 1
             for c, v in enumerate(row):
-                if v is not None and (r, c) not in merged:
+                if v is None:
+                    continue
+                if (r, c) not in spanned:
                     ws.write_string(r, c, v, head)
-        ws.set_row(1, 60)
-        ws.set_row(2, 45)
-        for j, w in enumerate((6, 30, 22, 14, 36, 18)):
-            ws.set_column(j, j, w)
+                if c >= fixed:
+                    lines = max(lines, line_count(v, sum(widths[c:merged.get((r, c), c) + 1])))
+            ws.set_row(r, row_height(lines))
         styles: dict[int, Any] = {}
+        set_widths(ws, widths[:fixed])
         for j, (cid, *_rest) in enumerate(cols):
             is_money = ed.cell(cid).kind == "money"
-            ws.set_column(fixed + j, fixed + j, 11, money if is_money else None)
+            ws.set_column(fixed + j, fixed + j, DETAIL_NUMBER_WIDTH, money if is_money else None)
             if is_money:
                 styles[fixed + j] = money
         n = len(result.included)
         ws.autofilter(DETAIL_HEAD_ROWS - 1, 0, DETAIL_HEAD_ROWS + n - 1, fixed + len(cols) - 1)
         ws.freeze_panes(DETAIL_HEAD_ROWS, 2)
+        _detail_pages(ws, widths, cols)
         ws.protect(password, protect)
         streams[DETAIL_SHEET] = _Stream(detail_rows(result), DETAIL_HEAD_ROWS, fixed + len(cols), styles)
         # the chart, on its own sheet
@@ -398,24 +444,48 @@ def _extra(result: ConsolidationResult, streams: dict[str, _Stream], counts: dic
         chart.set_legend({"position": "bottom"})
         sheet = wb.add_chartsheet(CHART_SHEET)
         sheet.set_chart(chart)
-        sheet.set_landscape()
-        sheet.set_paper(9)
+        setup_chart_page(sheet)
         # 校验结果 (created by write_report, left unprotected for the add-in)
         ws = wb.get_worksheet_by_name(RESULTS_SHEET)
         for j, name in enumerate(RESULT_EXTRA):
             ws.write_string(0, len(RESULTS_HEADER) + j, name, fmt.header)
-        ws.set_column(len(RESULTS_HEADER), len(RESULTS_HEADER) + 1, 24)
-        ws.set_column(len(RESULTS_HEADER) + 2, len(RESULTS_HEADER) + 2, 36)
-        ws.set_column(len(RESULTS_HEADER) + 3, len(RESULTS_HEADER) + 3, 22, link)
         n_found = counts[RESULTS_SHEET]
         width = len(RESULTS_HEADER) + len(RESULT_EXTRA)
+        # the template's page setup (landscape, one page wide, header repeated) stays; widths
+        # follow what the findings hold
+        results_wrapped = {j: wrap for j in RESULTS_WRAPPED}
+        header = [*RESULTS_HEADER, *RESULT_EXTRA]
+        widths = column_widths(chain([header], ([_plain(v) for v in row] for row in result_rows(result))), width,
+                               RESULTS_FITS)
+        set_widths(ws, widths, formats={**results_wrapped, width - 1: link})
+        ws.set_row(0, row_height(max(line_count(h, w) for h, w in zip(header, widths))))
         ws.autofilter(0, 0, max(n_found, 1), width - 1)
         ws.freeze_panes(1, 0)
         ws.conditional_format(1, 0, max(n_found, 1), 0, {"type": "cell", "criteria": "==", "value": '"错误"', "format": red})
         ws.conditional_format(1, 0, max(n_found, 1), 0, {"type": "cell", "criteria": "==", "value": '"提示"', "format": yellow})
-        streams[RESULTS_SHEET] = _Stream(result_rows(result), 1, width, link_style=link)
+        streams[RESULTS_SHEET] = _Stream(result_rows(result), 1, width, results_wrapped, link_style=link,
+                                         wrapped={c: widths[c] for c in results_wrapped})
 
     return callback
+
+
+def _detail_pages(ws: Any, widths: list[float], cols: list[tuple[str, str, str, str, str]]) -> None:
+    """明细 on paper: landscape pages at ``DETAIL_SCALE``, the header rows and the unit's number and
+    name on every page, and the number columns cut into pages only between the rows of a table
+    (a row's columns — 自然人 … 其他 — stay on one page under their label). The first page holds
+    who handed in which file; units follow one another across the pages (over, then down)."""
+    fixed = len(DETAIL_FIXED)
+    groups: list[tuple[int, int]] = [(c, c) for c in range(2, fixed)]
+    for j, (_, part, row, *_rest) in enumerate(cols):
+        if groups[-1][1] == fixed + j - 1 and j and (cols[j - 1][1], cols[j - 1][2]) == (part, row):
+            groups[-1] = (groups[-1][0], fixed + j)
+        else:
+            groups.append((fixed + j, fixed + j))
+    budget = LANDSCAPE_UNITS * 100 / DETAIL_SCALE - widths[0] - widths[1]
+    ws.set_v_pagebreaks(column_pages(widths, groups, budget))
+    ws.set_print_scale(DETAIL_SCALE)
+    ws.print_across()
+    setup_page(ws, fit_width=False, center=False, repeat_rows=(0, DETAIL_HEAD_ROWS - 1), repeat_columns=(0, 1))
 
 
 def _text_xml(ref: str, text: str, style: str) -> str:
@@ -431,9 +501,11 @@ def _rows_xml(stream: _Stream) -> Iterator[str]:
           for c in range(stream.width)]
     link_xf = f' s="{stream.link_style.xf_index}"' if stream.link_style is not None and stream.link_style.xf_index else ""
     links = stream.links
+    wrapped = [(c, w) for c, w in stream.wrapped.items() if c < stream.width]
     for r, row in enumerate(stream.rows, start=stream.start + 1):
         rs = str(r)
-        parts = [f'<row r="{rs}">']
+        lines = max((line_count(row[c], w) for c, w in wrapped if c < len(row) and isinstance(row[c], str)), default=1)
+        parts = [f'<row r="{rs}" ht="{row_height(lines)}" customHeight="1">' if lines > 1 else f'<row r="{rs}">']
         for c, v in enumerate(row):
             t = type(v)
             if t is float:
