@@ -13,17 +13,13 @@ from the summed inputs (``derive_totals``), exactly like a unit's own.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
-import math
-import multiprocessing as mp
-import os
 import re
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -31,6 +27,7 @@ import numpy as np
 
 from checks.engine import to_matrices, validate_reports
 from checks.files import expand
+from workbook.isolate import Budget, Failed, auto_workers, chunked, run_chunks, tick
 from workbook.read import ReadError, read_report
 from workbook.report import SCOPES, Member, Report, derive_totals
 from workbook.spec import Edition, edition_for_year
@@ -62,16 +59,15 @@ Progress = Callable[[int, int], None]
 
 
 # --------------------------------------------------------------------------------------------
-# Reading and validating, in chunks (worker processes when there are many files)
+# Reading and validating, in chunks, in worker processes (``workbook.isolate``)
 # --------------------------------------------------------------------------------------------
 
 _PREVIOUS: UnitIndex[Report] = UnitIndex()
-_COUNTER: Any = None
 
 
-def _init_worker(previous: UnitIndex[Report], counter: Any) -> None:
-    global _PREVIOUS, _COUNTER
-    _PREVIOUS, _COUNTER = previous, counter
+def _init_worker(previous: UnitIndex[Report]) -> None:
+    global _PREVIOUS
+    _PREVIOUS = previous
 
 
 def _previous_for(rep: Report) -> Report | None:
@@ -79,6 +75,15 @@ def _previous_for(rep: Report) -> Report | None:
 
 
 Spooled = dict[str, tuple[str, int]]
+
+
+def _stat(src: Source) -> Source:
+    try:
+        st = Path(src.file).stat()
+        src.size, src.mtime = st.st_size, st.st_mtime
+    except OSError:
+        pass
+    return src
 
 
 def read_chunk(items: Sequence[tuple[int, str]], spool: str) -> tuple[list[Source], Spooled]:
@@ -90,12 +95,7 @@ def read_chunk(items: Sequence[tuple[int, str]], spool: str) -> tuple[list[Sourc
     groups: dict[str, list[tuple[Source, Report]]] = defaultdict(list)
     for order, name in items:
         path = Path(name)
-        src = Source(name, order)
-        try:
-            st = path.stat()
-            src.size, src.mtime = st.st_size, st.st_mtime
-        except OSError:
-            pass
+        src = _stat(Source(name, order))
         try:
             rep = read_report(path)
         except ReadError as exc:
@@ -112,9 +112,7 @@ def read_chunk(items: Sequence[tuple[int, str]], spool: str) -> tuple[list[Sourc
             src.formulas, src.uncached = formula_inputs(path, rep)
             groups[rep.edition_key].append((src, rep))
         sources.append(src)
-        if _COUNTER is not None:
-            with _COUNTER.get_lock():
-                _COUNTER.value += 1
+        tick()  # one more file done: progress, and the time limit is per file
     values: Spooled = {}
     for key, group in groups.items():
         reports = [rep for _, rep in group]
@@ -131,46 +129,30 @@ def read_chunk(items: Sequence[tuple[int, str]], spool: str) -> tuple[list[Sourc
 
 
 def _chunks(paths: Sequence[Path], workers: int) -> list[list[tuple[int, str]]]:
-    size = max(1, min(MAX_CHUNK, math.ceil(len(paths) / max(workers, 1))))
-    items = [(i, str(p)) for i, p in enumerate(paths)]
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def auto_workers(n_files: int) -> int:
-    """Process workers pay off from a few hundred files (a fork and a pickle per chunk)."""
-    return 1 if n_files < 300 else max(1, min(os.cpu_count() or 1, 8))
+    return chunked([(i, str(p)) for i, p in enumerate(paths)], workers, MAX_CHUNK)
 
 
 def read_all(paths: Sequence[Path], workers: int, spool: Path, previous: UnitIndex[Report] | None = None,
-             progress: Progress | None = None) -> tuple[list[Source], dict[str, list[tuple[str, int]]]]:
-    """Every file's record (in input order) and, per edition, the spool files of value rows."""
+             progress: Progress | None = None, budget: Budget = Budget()
+             ) -> tuple[list[Source], dict[str, list[tuple[str, int]]]]:
+    """Every file's record (in input order) and, per edition, the spool files of value rows.
+
+    The files are units' — untrusted — so they are read in worker processes with a memory and a
+    time limit (``workbook.isolate``), also when only one worker is wanted and also inside the
+    add-in server (whose threads rule out a plain fork: a fork server is used there). A file that
+    crashes, hangs or exhausts its worker is that file's “无法读取” record; every other file is
+    read and summed as usual."""
     previous = previous or UnitIndex()
-    chunks = _chunks(paths, workers)
-    results: list[tuple[list[Source], dict[str, np.ndarray]]] = []
-    if threading.active_count() > 1 and "fork" in mp.get_all_start_methods():
-        workers = 1  # forking a process with other threads (a web server's) can deadlock: read in-process
-    if workers <= 1 or len(chunks) <= 1:
-        _init_worker(previous, None)
-        done = 0
-        for chunk in chunks:
-            results.append(read_chunk(chunk, str(spool)))
-            done += len(chunk)
-            if progress:
-                progress(done, len(paths))
-        _init_worker(UnitIndex(), None)
-    else:
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
-        counter = ctx.Value("l", 0)
-        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                    initargs=(previous, counter)) as pool:
-            futures = [pool.submit(read_chunk, chunk, str(spool)) for chunk in chunks]
-            pending = set(futures)
-            while pending:
-                _, pending = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
-                if progress:
-                    progress(counter.value, len(paths))
-            results = [f.result() for f in futures]
+    report = (lambda done: progress(done, len(paths))) if progress else None
+    results: list[tuple[list[Source], Spooled]] = []
+    for items, outcome in run_chunks(partial(read_chunk, spool=str(spool)), _chunks(paths, workers), workers,
+                                     budget=budget, initializer=_init_worker, initargs=(previous,), progress=report):
+        if isinstance(outcome, Failed):
+            failed = [_stat(Source(name, order, error=outcome.reason, error_code=outcome.code)) for order, name in items]
+            results.append((failed, {}))
+        else:
+            results.append(outcome)
+    _init_worker(UnitIndex())  # in case the work ran in this process (no worker could be started)
     sources: list[Source] = []
     store: dict[str, list[tuple[str, int]]] = defaultdict(list)
     offsets: dict[str, int] = defaultdict(int)
@@ -182,6 +164,7 @@ def read_all(paths: Sequence[Path], workers: int, spool: Path, previous: UnitInd
             store[key].append((file, n))
             offsets[key] += n
         sources += chunk_sources
+    sources.sort(key=lambda s: s.order)  # a retried chunk comes back in pieces
     return sources, store
 
 
