@@ -24,6 +24,7 @@ from .atomic import atomic_path
 from .layout import (CHECK_SHEET, META_SHEET, NOTES_HEADER, NOTES_ROWS, NOTES_SHEET, RESULTS_SHEET,
                      TEMPLATE_VERSION, Layout, TableLayout, a1, col_letter, layout_for, quote_sheet, stretch)
 from .livecheck import live_checks, refs
+from .paper import line_count, row_height, set_widths, setup_page
 from .report import SOURCES, Report, derive_totals, spreadsheet_number
 from .spec import EDITIONS, KIND_LABELS, Edition, load_edition
 from .values import Status
@@ -109,6 +110,7 @@ class _Formats:
         self.note = wb.add_format({"font_size": 10, "text_wrap": True, "valign": "top"})
         self.bold = wb.add_format({"bold": True})
         self.red = wb.add_format({"bg_color": FILL_HARD, "font_color": FONT_HARD})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         self.yellow = wb.add_format({"bg_color": FILL_SOFT, "font_color": FONT_SOFT})
 
 
@@ -117,16 +119,32 @@ def _protect(ws: Worksheet, opts: BuildOptions) -> None:
         ws.protect(opts.password, dict(opts.protection))
 
 
-def _print_setup(ws: Worksheet, tl: TableLayout | None, last_row: int, last_col: int) -> None:
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.center_horizontally()
-    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    ws.set_footer("&C第 &P 页，共 &N 页")
-    ws.print_area(0, 0, last_row, last_col)
-    if tl is not None and tl.header_rows:
-        ws.repeat_rows(0, max(tl.header_rows) if tl.table.key != "part2" else 0)
+#: Column widths of the table sheets: the label columns, then every number column. Part 三's
+#: third label column holds the sub-items (“2.申请人逾期未按收费通知要求缴纳费用、…”: two lines),
+#: and its second and third together the outcome rows (“（二）部分公开（区分处理的，…）”: one line).
+TABLE_WIDTHS: Mapping[str, tuple[tuple[float, ...], float]] = {
+    "part2": ((24,), 18), "part3": ((7, 15, 44), 9), "part4": ((), 8.5)}
+#: Rows the results sheet's columns fit (the add-in and a summary fill it; Excel gives new cells
+#: their column's wrapping).
+RESULTS_WIDTHS = (10, 8, 20, 20, 18, 10, 10, 50, 30)
+
+
+def _table_widths(tl: TableLayout) -> list[float]:
+    labels, number = TABLE_WIDTHS[tl.table.key]
+    return [*labels, *[number] * (tl.width - len(labels))]
+
+
+def _fit_rows(ws: Worksheet, tl: TableLayout, widths: list[float], minimum: Mapping[int, float]) -> None:
+    """Give each row the height its wrapped labels need in their (merged) columns; ``minimum``
+    keeps header rows tall enough for the headers that span several rows."""
+    heights: dict[int, float] = dict(minimum)
+    for m in tl.merges:
+        if m.first_row == m.last_row and m.first_row > 0:
+            lines = line_count(m.text, sum(widths[m.first_col:m.last_col + 1]))
+            if lines > 1:
+                heights[m.first_row] = max(heights.get(m.first_row, 0.0), row_height(lines))
+    for r, h in heights.items():
+        ws.set_row(r, h)
 
 
 def _write_cover(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, report: Report, fmt: _Formats, opts: BuildOptions) -> None:
@@ -170,8 +188,7 @@ def _write_cover(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, report: Re
         ws.write_string(3 + len(lines), 5, f"来源：{SOURCES.get(report.source, report.source)}。"
                         + (SOURCE_NOTE if report.source == "published" else ""), fmt.note)
     last = max(r for r, _ in lay.cover.texts.values())
-    _print_setup(ws, None, last, 3)
-    ws.set_portrait()
+    setup_page(ws, landscape=False, area=(0, 0, last, 3))
     ws.activate()
 
 
@@ -223,18 +240,13 @@ def _write_table(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, tl: TableL
         if cell.role == "input":
             ws.data_validation(r, c, r, c, _validation(cell.kind, ed.labels(cid)[1]))
     _names(wb, lay, tl)
-    widths = {"part2": [(0, 0, 24), (1, tl.width - 1, 18)], "part3": [(0, 0, 6), (1, 1, 12), (2, 2, 34), (3, tl.width - 1, 9)],
-              "part4": [(0, tl.width - 1, 8.5)]}[tl.table.key]
-    for first, last_col, w in widths:
-        ws.set_column(first, last_col, w)
-    for r in tl.header_rows:
-        ws.set_row(r, 30)
-    for block in tl.table.blocks:
-        for row in block.rows:
-            if len(row.label) > 17:
-                r = tl.cells[f"{tl.table.key}.{block.key}.{row.key}.{block.columns[0].key}"][0]
-                ws.set_row(r, 15 * (1 + len(row.label) // 17))
-    _print_setup(ws, tl, tl.height - 1, tl.width - 1)
+    widths = _table_widths(tl)
+    set_widths(ws, widths)
+    _fit_rows(ws, tl, widths, {0: 28, **{r: row_height(2) for r in tl.header_rows}})
+    # one table, one page (as the published tables and the exported PDF print it): fitted to the
+    # width and, should a label wrap more than planned, to the height too
+    last_header = max(tl.header_rows) if tl.table.key != "part2" else 0
+    setup_page(ws, fit_height=1, repeat_rows=(0, last_header), area=(0, 0, tl.height - 1, tl.width - 1))
 
 
 def _merge_if(ws: Worksheet, r: int, c: int, last: int, style: Any) -> None:
@@ -331,7 +343,9 @@ def _write_notes(ws: Worksheet, lay: Layout, report: Report, fmt: _Formats, opts
             ws.write_string(2 + i, j, v, fmt.text_in if j == 2 else fmt.field_in)
     ws.data_validation(2, 0, 1 + NOTES_ROWS, 0, {"validate": "list", "source": soft, "error_title": "规则编号",
                                                  "error_message": "请填写“校验结果”中提示（黄色）的规则编号。"})
-    _print_setup(ws, None, 1 + NOTES_ROWS, 2)
+    # portrait: the three columns fit its width, and the rows for notes one page (not a second
+    # page of empty rows, as landscape printed them)
+    setup_page(ws, landscape=False, repeat_rows=(1, 1), area=(0, 0, 1 + NOTES_ROWS, 2))
 
 
 def _write_meta(ws: Worksheet, lay: Layout, report: Report, opts: BuildOptions) -> None:
@@ -389,11 +403,9 @@ def write_report(report: Report, path: Path, options: BuildOptions | None = None
     _protect(notes, opts)
     results = wb.add_worksheet(RESULTS_SHEET)
     results.write_row(0, 0, RESULTS_HEADER, fmt.header)
-    results.set_column(0, 1, 9)
-    results.set_column(2, 2, 22)
-    results.set_column(3, 6, 14)
-    results.set_column(7, 7, 70)
-    results.set_column(8, 8, 40)
+    set_widths(results, RESULTS_WIDTHS, formats={j: fmt.wrap for j in (3, 4, 7, 8)})
+    # no print area: the sheet is filled later (the add-in, a summary) and prints what it holds
+    setup_page(results, repeat_rows=(0, 0))
     if extra is not None:
         extra(wb, fmt)
     _write_live_checks(wb, lay, values, fmt, sheets, opts)

@@ -269,6 +269,7 @@ def write_xlsx(result: Audit, target: Path) -> Path:
     import xlsxwriter
 
     from workbook.atomic import atomic_path
+    from workbook.paper import Fit, Measured, lay_out
 
     rules = result.rules()
     with atomic_path(Path(target)) as tmp:
@@ -277,7 +278,7 @@ def write_xlsx(result: Audit, target: Path) -> Path:
         red = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006", "align": "center"})
         yellow = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700", "align": "center"})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-        ws = wb.add_worksheet("单位×规则")
+        ws = Measured(wb.add_worksheet("单位×规则"))  # each sheet sized and set up for paper from what it holds
         cols = ["单位", "年度", "版本", "文件", "结论", "未能录入"] + rules
         ws.write_row(0, 0, cols, head)
         for i, r in enumerate(rules):
@@ -292,19 +293,16 @@ def write_xlsx(result: Audit, target: Path) -> Path:
                 if counts[r]:
                     ws.write_number(n, 6 + i, counts[r], red if severities[r] == "hard" else yellow)
         ws.freeze_panes(1, 1)
-        ws.set_column(0, 0, 28)
-        ws.set_column(3, 4, 30)
+        lay_out(ws, Fit(5, 36), wrap)
         ws.autofilter(0, 0, len(result.entries), len(cols) - 1)
-        ws = wb.add_worksheet("问题清单")
+        ws = Measured(wb.add_worksheet("问题清单"))
         ws.write_row(0, 0, ["单位", "文件", "级别", "规则", "位置", "问题", "说明"], head)
         for n, (e, f) in enumerate(finding_rows(result), start=1):
             ws.write_row(n, 0, [e.unit, str(e.path), "错误" if f.severity == "hard" else "提示", f.rule, f.location])
             ws.write_string(n, 5, f.message, wrap)
             ws.write_string(n, 6, f.explanation, wrap)
-        ws.set_column(0, 1, 24)
-        ws.set_column(4, 4, 22)
-        ws.set_column(5, 5, 80)
-        ws = wb.add_worksheet("未能录入")
+        lay_out(ws, {5: Fit(20, 60), 6: Fit(10, 30)}, wrap)
+        ws = Measured(wb.add_worksheet("未能录入"))
         ws.write_row(0, 0, ["单位", "文件", "位置", "内容", "原因"], head)
         n = 0
         for e in result.entries:
@@ -314,8 +312,7 @@ def write_xlsx(result: Audit, target: Path) -> Path:
             for note in (e.imported.problems if e.imported else []):
                 n += 1
                 ws.write_row(n, 0, [e.unit, str(e.path), note.where, note.found, note.detail])
-        ws.set_column(0, 1, 24)
-        ws.set_column(3, 4, 50)
+        lay_out(ws, Fit(6, 40), wrap)
         if result.parent is not None:
             _parent_sheet(wb, result.parent, head)
         wb.close()
@@ -323,7 +320,9 @@ def write_xlsx(result: Audit, target: Path) -> Path:
 
 
 def _parent_sheet(wb: Any, pc: ParentCheck, head: Any) -> None:
-    ws = wb.add_worksheet("上下级核对")
+    from workbook.paper import Fit, Measured, lay_out
+
+    ws = Measured(wb.add_worksheet("上下级核对"))
     ws.write_row(0, 0, ["上级", pc.parent.unit, str(pc.parent.path)], head)
     ws.write_row(1, 0, ["下级单位数", len(pc.children)])
     ws.write_row(3, 0, ["表", "行", "列", "上级报告", "下级合计", "差额"], head)
@@ -343,7 +342,7 @@ def _parent_sheet(wb: Any, pc: ParentCheck, head: Any) -> None:
     for e, why in pc.excluded:
         r += 1
         ws.write_row(r, 0, [e.unit or str(e.path), why])
-    ws.set_column(0, 2, 30)
+    lay_out(ws, Fit(8, 36), wb.add_format({"text_wrap": True, "valign": "top"}), header_rows=4)
 
 
 __all__ = ["write_xlsx", "Audit", "CellDiff", "Entry", "ParentCheck", "audit", "check_parent", "find_inputs", "finding_rows", "load",
