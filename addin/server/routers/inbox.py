@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -214,11 +215,30 @@ async def check(request: Request) -> Response:
         up.close()
 
 
+#: Uncompressed size of a package openpyxl may load to mark it. openpyxl builds every cell of every
+#: sheet in memory (~100× the XML); the reader's bounds only cover what the reader itself loads. A
+#: report workbook is ~0.2 MB uncompressed (Excel's and WPS's styles add a few MB at most).
+MARK_MAX_BYTES = 16 * 1024 * 1024
+
+
+def markable(src: Path) -> None:
+    """Refuse, before openpyxl sees it, a package far larger than any report workbook."""
+    try:
+        with zipfile.ZipFile(src) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise InboxError("文件不是完整的 .xlsx 工作簿，无法标记。") from None
+    if total > MARK_MAX_BYTES:
+        raise InboxError(f"工作簿解压后约 {total // 1024 // 1024} MB，远大于年报工作簿（通常不到 1 MB），含有大量与年报无关的内容，"
+                         "无法生成标记后的工作簿。请删去无关的工作表或内容后重试；校验结果以本页列出的为准。", 413)
+
+
 def marked_workbook(src: Path, out: Path) -> None:
     """The workbook as the 校验 button leaves it: its answer (Office.js, which can clear fills and
     add notes) applied to the file by the project's action applier."""
     import xlwings as xw
 
+    markable(src)
     payload = build_payload(src, "Office.js")
     book = xw.Book(json=copy.deepcopy(payload))
     try:

@@ -193,6 +193,7 @@
     const box = $("nb-summary");
     button.disabled = true;
     box.hidden = false;
+    box.className = "nb-summary";
     box.replaceChildren(el("p", "正在汇总（读取并校验收文夹中的全部在用文件），请稍候……"));
     try {
       const answer = await call("POST", "/office/consolidate", {});
@@ -213,6 +214,7 @@
       if (answer.pdf_note) box.appendChild(el("p", answer.pdf_note, "nb-note"));
       document.body.dataset.summary = "done";
     } catch (e) {
+      box.className = "nb-summary nb-failed";
       box.replaceChildren(el("p", e.message, "nb-alert"));
       document.body.dataset.summary = "failed";
     } finally {
