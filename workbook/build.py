@@ -46,6 +46,8 @@ def instructions(ed: Edition) -> tuple[str, ...]:
     )
 
 
+#: The note on a cell that an import could not place (it is listed in ``_meta`` as ``unknown``).
+UNKNOWN_NOTE = "未能录入：公开发布的报告中找不到或无法读取这一格，数字不详（不是 0）"
 SOURCE_NOTE = "本工作簿据公开发布的报告录入，合计栏为报告所载数字，未作改动。"
 
 
@@ -237,6 +239,10 @@ def _write_table(wb: xlsxwriter.Workbook, ws: Worksheet, lay: Layout, tl: TableL
             ws.write_string(r, c, v, style)
         else:
             ws.write_blank(r, c, None, style)
+        if cid in report.published:
+            ws.write_comment(r, c, f"公开发布的写法：{report.published[cid]}")
+        elif cid in report.unknown:
+            ws.write_comment(r, c, UNKNOWN_NOTE)
         if cell.role == "input":
             ws.data_validation(r, c, r, c, _validation(cell.kind, ed.labels(cid)[1]))
     _names(wb, lay, tl)
@@ -355,6 +361,9 @@ def _write_meta(ws: Worksheet, lay: Layout, report: Report, opts: BuildOptions) 
         ("protection", ",".join(k for k, v in opts.protection.items() if v) if opts.protect else "off"),
     ]
     rows += [("member", f"{m.code}\t{m.name}\t{m.sha256}") for m in report.members]
+    index = lay.edition.cell_index
+    rows += [("unknown", cid) for cid in sorted((c for c in report.unknown if c in index), key=index.__getitem__)]
+    rows += [("published", f"{cid}\t{text}") for cid, text in report.published.items() if cid in index]
     for i, (k, v) in enumerate(rows):
         ws.write_string(i, 0, k)
         ws.write_string(i, 1, v)

@@ -20,7 +20,9 @@ from checks import validate_reports
 from checks.files import EXCEL_SUFFIXES, expand
 from checks.findings import FileResult, Finding
 from checks.instances import display_labels
-from workbook.published import KINDS, UNSUPPORTED, Imported, PublishedError, import_report
+from workbook.isolate import Budget, Failed, auto_workers, chunked, run_chunks, tick
+from workbook.published import KINDS, UNSUPPORTED, Imported, PublishedError
+from workbook.published.batch import CHUNK, import_one
 from workbook.published.normalise import fold
 from workbook.read import ReadError, read_report
 from workbook.report import Report
@@ -52,9 +54,26 @@ class Entry:
     def problems(self) -> int:
         return len(self.imported.problems) if self.imported else 0
 
+    @property
+    def cells(self) -> int:
+        """The table cells of the report's edition (0 for a file that could not be read)."""
+        return len(self.report.edition.cells) if self.report else 0
+
+    @property
+    def placed(self) -> int:
+        """How many of them are known (imported, or read from a workbook) — the rest are unknown."""
+        return self.cells - len(self.report.unknown) if self.report else 0
+
+    @property
+    def placed_text(self) -> str:
+        """“185/200” for the audit table; "" for a file that could not be read."""
+        return f"{self.placed}/{self.cells}" if self.report else ""
+
     def to_json(self) -> dict[str, Any]:
         out = self.result.to_json()
         out["source"] = "workbook" if self.imported is None else self.imported.kind
+        if self.report is not None:
+            out["cells"], out["placed"] = self.cells, self.placed
         if self.imported is not None:
             out["import"] = {"normalised": [n.to_json() for n in self.imported.normalised],
                              "problems": [n.to_json() for n in self.imported.problems]}
@@ -117,7 +136,7 @@ class Audit:
     def exit_code(self) -> int:
         if any(e.result.error for e in self.entries):
             return 2
-        bad = any(e.result.hard or e.problems for e in self.entries)
+        bad = any(e.result.hard or e.problems or e.result.unknown for e in self.entries)
         return 1 if bad or (self.parent is not None and not self.parent.ok) else 0
 
 
@@ -149,26 +168,67 @@ def load(path: Path) -> Entry:
         return entry
     try:
         if path.suffix.lower() in EXCEL_SUFFIXES:
-            entry.report = read_report(path)
+            try:
+                entry.report = read_report(path)
+            except ReadError as exc:
+                if exc.code != "xls":
+                    raise
+                # not one of our workbooks but an old spreadsheet: a published report's tables
+                got = import_one(path)
+                if isinstance(got, PublishedError):
+                    raise got from None
+                entry.imported, entry.report = got, got.report
         else:
-            entry.imported = import_report(path)
-            entry.report = entry.imported.report
+            got = import_one(path)
+            if isinstance(got, PublishedError):
+                raise got
+            entry.imported, entry.report = got, got.report
     except (ReadError, PublishedError) as exc:
         entry.result = FileResult(path=str(path), error=exc.reason, error_code=exc.code)
     return entry
 
 
-def audit(paths: Sequence[Path], parent: Path | None = None, units: Path | None = None) -> Audit:
-    """Import/read every file, validate all together, and check the parent against its children."""
-    entries = [load(p) for p in paths]
+def _load_paths(paths: list[str]) -> list[Entry]:
+    """Worker side of ``load_all``."""
+    out = []
+    for name in paths:
+        out.append(load(Path(name)))
+        tick()
+    return out
+
+
+def load_all(paths: Sequence[Path], workers: int | None = None, budget: Budget = Budget()) -> list[Entry]:
+    """``load`` of every file, in ``workers`` worker processes with a memory and time limit
+    (``workbook.isolate``): a file that crashes, hangs or exhausts its worker is that file's
+    “无法读取” line, and the other files are still read. ``workers=0`` loads in this process
+    (no isolation: the single-process baseline of ``tests/bench/bench_import.py``)."""
+    if workers == 0:
+        return [load(Path(p)) for p in paths]
+    workers = workers or auto_workers(len(paths))
+    out: list[Entry] = []
+    for items, outcome in run_chunks(_load_paths, chunked([str(p) for p in paths], workers, CHUNK), workers, budget=budget):
+        if isinstance(outcome, Failed):
+            out += [Entry(Path(n), result=FileResult(path=n, error=outcome.reason, error_code=outcome.code)) for n in items]
+        else:
+            out += outcome
+    return out
+
+
+def audit(paths: Sequence[Path], parent: Path | None = None, units: Path | None = None,
+          workers: int | None = None) -> Audit:
+    """Import/read every file (in worker processes, see ``load_all``), validate all together, and
+    check the parent against its children."""
+    todo = list(paths)
     if parent is not None and all(Path(p).resolve() != Path(parent).resolve() for p in paths):
-        entries.append(load(Path(parent)))
+        todo.append(Path(parent))
+    entries = load_all(todo, workers)
     ok = [e for e in entries if e.report is not None]
     findings = validate_reports([e.report for e in ok])  # type: ignore[misc]
     for e, f in zip(ok, findings):
         rep = e.report
         assert rep is not None
-        e.result = FileResult(path=str(e.path), unit=rep.unit, year=rep.year, edition=rep.edition_key, findings=f)
+        e.result = FileResult(path=str(e.path), unit=rep.unit, year=rep.year, edition=rep.edition_key, findings=f,
+                              unknown=len(rep.unknown))
     result = Audit(entries)
     parent_entry, note = _pick_parent(ok, parent)
     result.parent_note = note
@@ -279,19 +339,25 @@ def write_xlsx(result: Audit, target: Path) -> Path:
         yellow = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700", "align": "center"})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         ws = Measured(wb.add_worksheet("单位×规则"))  # each sheet sized and set up for paper from what it holds
-        cols = ["单位", "年度", "版本", "文件", "结论", "未能录入"] + rules
+        cols = ["单位", "年度", "版本", "文件", "结论", "未能录入", "表格单元格（录入/应有）", "未能录入的单元格"] + rules
+        first = len(cols) - len(rules)
         ws.write_row(0, 0, cols, head)
+        ws.write_comment(0, 5, "导入时未能录入的内容（处数，详见“未能录入”页）")
+        ws.write_comment(0, 6, "录入的表格单元格 / 该版本表格的单元格数；未能录入的单元格数字不详，不按 0 计，相关规则未能核查")
         for i, r in enumerate(rules):
-            ws.write_comment(0, 6 + i, rule_title(r) or r)
+            ws.write_comment(0, first + i, rule_title(r) or r)
         for n, e in enumerate(result.entries, start=1):
             res = e.result
             ws.write_row(n, 0, [e.unit, res.year or "", res.edition, str(e.path), res.verdict()])
-            ws.write_number(n, 5, e.problems) if e.report is not None else ws.write_blank(n, 5, None)
+            if e.report is not None:
+                ws.write_number(n, 5, e.problems)
+                ws.write_string(n, 6, e.placed_text, red if e.placed < e.cells else None)
+                ws.write_number(n, 7, e.cells - e.placed, red if e.placed < e.cells else None)
             counts = result.counts(e)
             severities = {f.rule: f.severity for f in res.findings}
             for i, r in enumerate(rules):
                 if counts[r]:
-                    ws.write_number(n, 6 + i, counts[r], red if severities[r] == "hard" else yellow)
+                    ws.write_number(n, first + i, counts[r], red if severities[r] == "hard" else yellow)
         ws.freeze_panes(1, 1)
         lay_out(ws, Fit(5, 36), wrap)
         ws.autofilter(0, 0, len(result.entries), len(cols) - 1)

@@ -19,15 +19,14 @@ from .assemble import Imported, build_report
 from .docx import DocxError, parse_docx
 from .html import parse_html
 from .model import Document, Note
+from .convert import DOCUMENTS, SHEETS, ConvertError, convert_office, sniff
 from .pdf import PdfError, parse_pdf
 from .text import DecodeError, parse_text
 
 KINDS = {".txt": "text", ".text": "text", ".md": "text", ".htm": "html", ".html": "html", ".shtml": "html",
-         ".xhtml": "html", ".docx": "docx", ".pdf": "pdf"}
+         ".xhtml": "html", ".mht": "html", ".docx": "docx", ".pdf": "pdf",
+         **{s: "office" for s in (*DOCUMENTS, *SHEETS)}}
 UNSUPPORTED = {
-    ".doc": "这是旧版 Word（.doc）文件，请在 Word 或 WPS 中“另存为”.docx 后再导入",
-    ".wps": "这是 WPS 文字（.wps）文件，请在 WPS 中“另存为”.docx 后再导入",
-    ".rtf": "暂不能读取 RTF：请另存为 .docx 后再导入",
     ".jpg": "这是图片，无法读取其中的表格", ".jpeg": "这是图片，无法读取其中的表格", ".png": "这是图片，无法读取其中的表格",
 }
 MAX_BYTES = 20 * 1024 * 1024
@@ -62,8 +61,11 @@ def read_document(path: Path | str) -> Document:
         raise PublishedError(path, "文件为空", "empty")
     kind = kind_of(path, data[:64])
     if kind is None:
-        raise PublishedError(path, "不是可导入的格式（可导入：.txt 文本、.html/.htm 网页、.docx Word 文件）", "unsupported")
+        raise PublishedError(path, "不是可导入的格式（可导入：.pdf、.txt 文本、.html/.htm 网页、.docx/.doc/.wps Word 文件、.xls/.et 表格）",
+                             "unsupported")
     try:
+        if kind == "office":
+            return _office(path, data)
         if kind == "docx":
             return parse_docx(path, data)
         if kind == "html":
@@ -71,10 +73,26 @@ def read_document(path: Path | str) -> Document:
         if kind == "pdf":
             return parse_pdf(path, data)
         return parse_text(path, data)
-    except (PdfError, DocxError) as exc:
+    except (PdfError, DocxError, ConvertError) as exc:
         raise PublishedError(path, str(exc), exc.code) from None
     except DecodeError as exc:
         raise PublishedError(path, str(exc), "damaged") from None
+
+
+def _office(path: Path, data: bytes) -> Document:
+    """An old-format document or spreadsheet (see ``convert``): read as what its bytes are."""
+    suffix = path.suffix.lower()
+    real = sniff(suffix, data)
+    if real == "html":
+        return parse_html(path, data)
+    if real == "docx":
+        return parse_docx(path, data)
+    if real is None:
+        raise ConvertError(f"文件内容不是 {suffix} 文件（可能已损坏或扩展名有误）", "damaged")
+    converted, kind = convert_office(path, data, ".xlsx" if real == "xlsx" else suffix)
+    doc = parse_docx(path, converted) if kind == "docx" else parse_html(path, converted)
+    doc.kind = suffix.lstrip(".")
+    return doc
 
 
 def import_report(path: Path | str) -> Imported:

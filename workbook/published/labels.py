@@ -90,7 +90,7 @@ def _nearest(edition_key: str, text: str) -> tuple[list[Target], float]:
     for num, cand, targets in index_for(edition_key).near:
         if n is not None and num is not None and n != num:
             continue
-        if abs(len(cand) - len(probe)) > 0.5 * max(len(cand), len(probe)):
+        if abs(len(cand) - len(probe)) > 0.3 * max(len(cand), len(probe)):
             continue
         matcher = SequenceMatcher(None, probe, cand, autojunk=False)
         if matcher.real_quick_ratio() < NEAR or matcher.quick_ratio() < NEAR:

@@ -20,7 +20,7 @@ from workbook.spec import Block, Edition, cell_id
 from workbook.values import Status, parse_number
 
 from .labels import FUZZY, Target, describe, index_for
-from .model import Image, Note, Para, Table, TCell
+from .model import Image, Note, Para, Table, TCell, TRow
 from .normalise import cell_value, is_blank, is_value, unit_of
 
 
@@ -49,8 +49,12 @@ class Header:
     rows: set[int] = field(default_factory=set)
 
     def add(self, tok: Tok, targets: list[Target], row: int) -> None:
-        key = (tok.cell.where, tok.cell.col)
-        if all((e.tok.cell.where, e.tok.cell.col) != key for e in self.entries):
+        # a merged cell repeats in the rows it spans (same place, same grid column): kept once;
+        # the cells of a text row share their line and have no column, so each is its own
+        def key(cell: TCell) -> tuple[object, ...]:
+            return (cell.where, cell.col) if cell.col is not None else (id(cell),)
+
+        if all(key(e.tok.cell) != key(tok.cell) for e in self.entries):
             self.entries.append(HeaderEntry(tok, targets, row))
             self.rows.add(row)
 
@@ -71,7 +75,11 @@ class Header:
         if not leaves:
             return None, None
         entry, cands = max(leaves, key=lambda x: x[0].row)
-        groups = [{t.label for t in e.targets if t.role == "colgroup"} for e in over]
+        # the groups above the leaf header's first column (a merge that straddles two groups —
+        # LibreOffice splits columns so — must not pull the leaf into both)
+        anchor = entry.tok.cell.col if entry.tok.cell.col is not None else c0
+        groups = [{t.label for t in e.targets if t.role == "colgroup"} for e in over
+                  if e.tok.cell.col is not None and e.tok.cell.col <= anchor <= (e.tok.cell.last_col or anchor)]
         keys = {t.key for t in cands if all(not g or g & set(block.column(t.key).path) for g in groups)}
         return (keys.pop(), entry) if len(keys) == 1 else (None, entry)
 
@@ -95,6 +103,13 @@ class Header:
             if unit and len(cols) == 1:
                 out[cols[0].key] = unit
         return out
+
+
+MAX_JOIN = 12  # lines one label may be spread over (a vertical label: one character a line)
+
+
+def _glue(a: str, b: str) -> str:
+    return a.rstrip() + b.lstrip()
 
 
 class Placer:
@@ -138,7 +153,7 @@ class Placer:
                 self.feed_stream(run)
                 run = []
             if isinstance(item, Table):
-                for row in item.rows:
+                for row in (item.rows if item.grid else self.join_wrapped(item.rows)):
                     self.feed_row(list(row.cells), row.where, item.grid)
         if run:
             self.feed_stream(run)
@@ -159,6 +174,67 @@ class Placer:
             seen_value = seen_value or (not is_blank(text) and not labelish)
         if row:
             self.feed_row(row, row[0].where, False)
+
+    # --- labels wrapped over several lines (text without a grid) --------------------------------
+
+    def _known(self, text: str) -> list[Target]:
+        return self.index.lookup(text)[0]
+
+    @staticmethod
+    def _lone_label(row: TRow) -> str | None:
+        """The text of a row that holds one label cell and nothing else."""
+        filled = [c.text for c in row.cells if not is_blank(c.text)]
+        return filled[0] if len(filled) == 1 and not is_value(filled[0]) else None
+
+    @staticmethod
+    def _split(row: TRow) -> tuple[list[TCell], list[TCell]]:
+        """Leading label cells and the cells from the first value on."""
+        cells = [c for c in row.cells if not is_blank(c.text)]
+        k = next((i for i, c in enumerate(cells) if is_value(c.text)), len(cells))
+        return cells[:k], cells[k:]
+
+    def join_wrapped(self, rows: list[TRow]) -> list[TRow]:
+        """Rejoin what a text layout broke apart: a label wrapped onto the next line (“（二）部分公开
+        （区分处理的，只计这一情形，不” / “计其他情形）”), a vertical label printed one character per
+        line, a row label on one line with its numbers on the next. Lines are joined only when the
+        joined label is one the spec prints and the fragment alone is not — never by position."""
+        out: list[TRow] = []
+        i = 0
+        while i < len(rows):
+            row = rows[i]
+            label = self._lone_label(row)
+            if label is not None and not self._known(label):
+                text, j, joined = label, i + 1, None
+                while j < len(rows) and j - i <= MAX_JOIN:
+                    more = self._lone_label(rows[j])
+                    if more is not None:
+                        text, j = _glue(text, more), j + 1
+                        if self._known(text):
+                            joined = (TRow((TCell(text, row.where),), row.where), j)
+                            break
+                        continue
+                    labels, values = self._split(rows[j])
+                    if len(labels) <= 1 and values:
+                        whole = _glue(text, labels[0].text) if labels else text
+                        if self._known(whole):
+                            joined = (TRow((TCell(whole, row.where), *values), row.where), j + 1)
+                    break
+                if joined is not None:
+                    row, i = joined
+                    label = self._lone_label(row)
+                else:
+                    out.append(row)
+                    i += 1
+                    continue
+            else:
+                i += 1
+            if label is not None and i < len(rows) and any(t.role == "row" for t in self._known(label)):
+                labels, values = self._split(rows[i])
+                if not labels and values:  # a leaf label alone on its line, its numbers on the next
+                    row = TRow((*row.cells, *values), row.where)
+                    i += 1
+            out.append(row)
+        return out
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -181,6 +257,9 @@ class Placer:
                 votes[table] += 1
         if not votes:
             return self.table
+        if self.strict and self.table is not None and self.table not in votes and not any(
+                x.is_row or x.role == "block" for t in toks for x in t.targets):
+            return self.table  # header words another table also prints (“其他”) do not leave this one
         best = max(votes.values())
         winners = [k for k, v in votes.items() if v == best]
         return self.table if self.table in winners else winners[0]
