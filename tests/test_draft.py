@@ -150,8 +150,13 @@ def test_cli_draft_never_overwrites_without_confirmation(cli: Any, sha256: Any, 
     proc = cli(["draft", str(book), "-o", str(book)], tmp_path)  # in place, no terminal, no --yes
     assert proc.returncode == 1 and "--yes" in proc.stderr
     assert sha256(book) == before
-    proc = cli(["draft", str(book)], tmp_path)  # the new file exists now: also asks
-    assert proc.returncode == 1 and sha256(new) != before
+    proc = cli(["draft", str(book)], tmp_path)  # the new file already holds this draft: one message, no question
+    assert proc.returncode == 0 and "无需修改" in proc.stdout and "将" not in proc.stdout
+    made = sha256(new)
+    write_overview(book, new, "别的文字。")  # the new file exists and differs: asks
+    changed = sha256(new)
+    proc = cli(["draft", str(book)], tmp_path)
+    assert proc.returncode == 1 and "--yes" in proc.stderr and sha256(new) == changed != made
     proc = cli(["draft", str(book), "-o", str(book), "--yes"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sha256(book) != before
@@ -159,6 +164,7 @@ def test_cli_draft_never_overwrites_without_confirmation(cli: Any, sha256: Any, 
     assert text.startswith(read_report(UNIT).texts["overview"]) and len(re.findall("共收到政府信息公开申请", text)) == 2
     proc = cli(["draft", str(book), "-o", str(book)], tmp_path)  # already up to date: nothing to confirm
     assert proc.returncode == 0 and "无需修改" in proc.stdout
+    assert "将替换" not in proc.stdout and "数据段落：" not in proc.stdout, "one message, not “will replace” then “nothing to do”"
 
 
 def test_cli_draft_refuses_tables_with_errors(cli: Any, tmp_path: Path) -> None:

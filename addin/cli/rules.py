@@ -15,6 +15,8 @@ from workbook.livecheck import live_rule_ids
 from workbook.spec import EDITIONS, load_edition
 
 from addin.cli.app import app, console
+from addin.cli.outputs import RULES, guard
+from addin.cli.terminal import shown
 
 
 def severity(sev: str) -> str:
@@ -60,15 +62,18 @@ def rules_markdown() -> str:
 def rules(
     markdown: bool = typer.Option(False, "--markdown", help="输出 Markdown 文档"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="写入文件"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="-o 的位置已有不是规则文档的同名文件时，也替换它"),
 ) -> None:
     """列出全部校验规则（编号、级别、含义、提示文字）。"""
     text = rules_markdown()
     if output:
+        guard(output, RULES, yes)
         write_text_atomic(output, text)
-        console.print(f"已写入 {output}")
+        console.print(f"已写入 {shown(output)}")
     elif markdown:
         print(text, end="")
     else:
         for key in EDITIONS:
             for rule in load_edition(key).rules:
-                console.print(f"{key} 版 {rule.id} [{'red' if rule.severity == 'hard' else 'yellow'}]{severity(rule.severity)}[/] {rule.title}")
+                console.print(f"{key} 版 {rule.id} [{'red' if rule.severity == 'hard' else 'yellow'}]{severity(rule.severity)}[/] "
+                              f"{shown(rule.title, limit=None)}")

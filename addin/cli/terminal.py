@@ -20,7 +20,6 @@ import re
 from typing import Callable, Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from checks.findings import SEVERITY_LABEL, FileResult, Finding
@@ -53,10 +52,33 @@ def plain(value: object, *, lines: bool = False, limit: int | None = MAX_FIELD) 
     return text
 
 
+_BRACKET = re.compile(r"(\\*)\[")
+_TAG_REST = re.compile(r"[a-z#/@][^\[]*?\]")  # what follows “[” in rich's tag pattern
+_TRAILING = re.compile(r"(\\+)\Z")
+
+
+def escape_markup(text: str) -> str:
+    """``text`` such that rich prints it exactly, wherever it sits in a markup string.
+
+    ``rich.markup.escape`` escapes only brackets that look like tags; rich then also turns a
+    “\\[” elsewhere into “[”, so ``C:\\收文\\[初稿]x.xlsx`` lost its backslash. Here every “[”
+    is escaped, with the backslashes before it doubled the way rich counts them: before a
+    tag-like bracket rich halves a run of backslashes, before any other bracket it drops one.
+    Trailing backslashes are doubled (as rich does), so a tag of ours that follows still works."""
+
+    def one(m: re.Match[str]) -> str:
+        run = len(m.group(1))
+        if _TAG_REST.match(text, m.end()):
+            return "\\" * (2 * run + 1) + "["
+        return "\\" * (run + 1) + "["
+
+    return _TRAILING.sub(lambda m: m.group(1) * 2, _BRACKET.sub(one, text))
+
+
 def shown(value: object, *, lines: bool = False, limit: int | None = MAX_FIELD) -> str:
-    """``value`` for a rich markup string: :func:`plain`, with ``[`` that rich would read as a tag
-    escaped, so it prints exactly as written."""
-    return escape(plain(value, lines=lines, limit=limit))
+    """``value`` for a rich markup string: :func:`plain`, with every bracket escaped, so it
+    prints exactly as written."""
+    return escape_markup(plain(value, lines=lines, limit=limit))
 
 
 def make_console(stderr: bool = False) -> Console:
