@@ -7,6 +7,7 @@ Office.js and Excel cannot run here; the task pane is loaded in a real headless 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -54,19 +56,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Security settings a developer's shell may hold; each test server states its own.
+GUARD_ENV = ("NIANBAO_ALLOW", "NIANBAO_TRUSTED_PROXIES", "NIANBAO_TOKEN_SHA256", "NIANBAO_ACCESS_TOKEN",
+             "NIANBAO_ORIGINS", "NIANBAO_REQUEST_MAX_MB", "XLWINGS_AUTH_PROVIDERS")
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A running ``nianbao serve``: its base URL, process and log file."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
 @contextlib.contextmanager
-def running_server(root: Path, extra_env: dict[str, str] | None = None, clean_log: bool = True) -> Iterator[str]:
+def serving(root: Path, extra_env: dict[str, str] | None = None, clean_log: bool = True,
+            config: str = 'license_key = "noncommercial"\n', args: tuple[str, ...] = ()) -> Iterator[Served]:
     """``nianbao serve`` in a subprocess on a free loopback port, the licence key from its config
-    file (not the environment); yields the base URL; afterwards, with ``clean_log``, the log must
-    hold no traceback."""
-    (root / "serve.toml").write_text('license_key = "noncommercial"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("XLWINGS_LICENSE_KEY", "XLWINGS_HOSTNAME")}
+    file (not the environment) and a transfer folder of its own under ``root`` (unless
+    ``extra_env`` names one); yields the running server; afterwards, with ``clean_log``, the log
+    must hold no traceback."""
+    (root / "serve.toml").write_text(config, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("XLWINGS_LICENSE_KEY", "XLWINGS_HOSTNAME", *GUARD_ENV)}
+    env["NIANBAO_TRANSFER_DIR"] = str(root / "transfer")
     env.update(extra_env or {})
     port = free_port()
     log_path = root / "server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen([*NIANBAO, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--config", str(root / "serve.toml")], cwd=root, env=env, stdout=log,
+                                 "--config", str(root / "serve.toml"), *args], cwd=root, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -75,6 +98,8 @@ def running_server(root: Path, extra_env: dict[str, str] | None = None, clean_lo
                 with urllib.request.urlopen(url + "/manifest", timeout=2) as r:
                     if r.status == 200:
                         break
+            except urllib.error.HTTPError:
+                break  # answering (a 403 from an allow-list that leaves out loopback is an answer)
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -82,15 +107,23 @@ def running_server(root: Path, extra_env: dict[str, str] | None = None, clean_lo
                 pytest.fail("服务没有启动：\n" + log_path.read_text(encoding="utf-8"))
             time.sleep(0.2)
         try:
-            yield url
+            yield Served(url, proc, log_path)
         finally:
             proc.terminate()
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(15)
     if clean_log:
         assert "Traceback" not in log_path.read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def running_server(root: Path, extra_env: dict[str, str] | None = None, clean_log: bool = True) -> Iterator[str]:
+    """``serving`` for the tests that need only the base URL."""
+    with serving(root, extra_env, clean_log) as served:
+        yield served.url
 
 
 def render_taskpane(browser: str, url: str, answer: object, stub: str, driver: str, work: Path) -> tuple[str, dict]:

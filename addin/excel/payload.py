@@ -31,6 +31,7 @@ only walk worksheets).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +52,9 @@ VBA_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!",
 _VISIBILITY = {"visible": "Visible", "hidden": "Hidden", "veryHidden": "VeryHidden"}
 _CALC_MODE = {"auto": "Automatic", "manual": "Manual", "autoNoTable": "AutomaticExceptTables"}
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+#: Larger than any count or amount (万元) an annual report holds, and than a phone number typed
+#: as a number; Excel itself cannot hold more than 15 exact digits.
+ABSURD = 1e12
 
 
 def build_payload(
@@ -92,6 +96,42 @@ def build_payload(
         "names": _names(wb_f, client),
         "sheets": [_sheet(f, v, client) for f, v in zip(sheets_f, sheets_v)],
     }
+
+
+def flag_unusable_numbers(payload: dict[str, Any]) -> int:
+    """The server's side of the payload: replace, in every sheet's values, each number that no
+    Excel cell can hold or no report can mean — NaN and ±Infinity (JSON has neither, but Python's
+    parser accepts them) and anything beyond ``ABSURD`` — by its text (“NaN”, “1e+308”). The checks
+    then report the cell as holding something that is not a number (a hard finding that names the
+    cell and what it held), where NaN used to read as a blank (and print as 0) and 1e308 as a
+    valid count (printed as ###). Returns how many cells were replaced; anything that is not a
+    payload's shape is left alone for xlwings to refuse."""
+    sheets = payload.get("sheets") if isinstance(payload, dict) else None
+    count = 0
+    for sheet in sheets if isinstance(sheets, list) else []:
+        rows = sheet.get("values") if isinstance(sheet, dict) else None
+        for row in rows if isinstance(rows, list) else []:
+            if not isinstance(row, list):
+                continue
+            for j, value in enumerate(row):
+                kind = type(value)  # one cheap test per cell: a city's summary posts a million
+                if (kind is float or kind is int) and not -ABSURD <= value <= ABSURD:  # NaN fails too
+                    row[j] = _unusable(value)
+                    count += 1
+    return count
+
+
+def _unusable(value: float) -> str:
+    """The text that replaces an unusable number: “NaN”, “Infinity”, “1e+308”."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return "1e+999" if value > 0 else "-1e+999"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return f"{number:g}"
 
 
 def _strip_address(address: str) -> str:

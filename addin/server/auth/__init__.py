@@ -1,0 +1,1 @@
+"""Authentication providers of this xlwings Server project (``XLWINGS_AUTH_PROVIDERS``)."""
