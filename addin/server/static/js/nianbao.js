@@ -239,6 +239,22 @@
     }
   }
 
+  // 访问口令: saved in this Excel's local storage (static/js/auth.js sends it with every call).
+  function bindToken() {
+    const input = document.getElementById("nb-token");
+    const button = document.getElementById("nb-token-save");
+    const status = document.getElementById("nb-token-status");
+    const store = globalThis.nianbaoToken;
+    if (!input || !button || !store || button.dataset.nbBound) return;
+    button.dataset.nbBound = "1";
+    if (status) status.textContent = store.get() ? "已保存访问口令。" : "尚未填写访问口令。";
+    button.addEventListener("click", () => {
+      const ok = store.save(input.value);
+      input.value = "";
+      if (status) status.textContent = ok ? (store.get() ? "已保存访问口令。" : "已清除访问口令。") : "无法保存访问口令。";
+    });
+  }
+
   // xlwings' client creates globalThis.callbacks when its module loads; register after it.
   function register() {
     globalThis.callbacks = globalThis.callbacks || {};
@@ -251,6 +267,7 @@
       button.dataset.nbBound = "1";
       button.addEventListener("click", consolidate);
     }
+    bindToken();
   }
 
   // The base page's "did not load" prompt is English; say it in Chinese.
