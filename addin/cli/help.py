@@ -85,24 +85,35 @@ def _tokens(text: str) -> Iterable[str]:
 
 def wrap(text: str, width: int) -> list[str]:
     """``text`` broken into lines of at most ``width`` display cells (a Chinese character is two),
-    keeping the author's paragraphs and line breaks."""
+    keeping the author's paragraphs and line breaks. Closing punctuation never starts a line: the
+    character before it moves down with it."""
     width = max(width, 10)
     lines: list[str] = []
     for source in text.splitlines() or [""]:
-        line = ""
+        line: list[str] = []
         for tok in _tokens(source):
-            if cell_len(line + tok) <= width or not line.strip() or (tok in NO_LINE_START and cell_len(line) <= width):
-                line += tok
-                while cell_len(line) > width:  # one token longer than the line: cut it
-                    cut = len(line)
-                    while cut > 1 and cell_len(line[:cut]) > width:
-                        cut -= 1
-                    lines.append(line[:cut])
-                    line = line[cut:]
+            if not line and tok.isspace():
                 continue
-            lines.append(line.rstrip())
-            line = tok.lstrip()
-        lines.append(line.rstrip())
+            if cell_len("".join(line) + tok) <= width:
+                line.append(tok)
+                continue
+            carry: list[str] = []
+            if tok in NO_LINE_START:
+                while len(line) > 1 and line[-1] in NO_LINE_START:
+                    carry.insert(0, line.pop())
+                if len(line) > 1:
+                    carry.insert(0, line.pop())
+            if line:
+                lines.append("".join(line).rstrip())
+            line = [*carry, tok] if not tok.isspace() else carry
+            while cell_len("".join(line)) > width:  # one token longer than a line (a long path): cut it
+                joined = "".join(line)
+                cut = len(joined)
+                while cut > 1 and cell_len(joined[:cut]) > width:
+                    cut -= 1
+                lines.append(joined[:cut])
+                line = [joined[cut:]]
+        lines.append("".join(line).rstrip())
     return lines
 
 

@@ -92,7 +92,7 @@ def print_import(imported: Imported, target: Path | None) -> None:
 
 @app.command("import")
 def import_(
-    reports: list[Path] = typer.Argument(..., help="公开发布的年报：.pdf、.txt 文本、.html/.htm 网页、.docx/.doc/.wps Word 文件，或其所在文件夹"),
+    reports: list[Path] = typer.Argument(..., metavar="文件或文件夹", help="公开发布的年报：.pdf、.txt 文本、.html/.htm 网页、.docx/.doc/.wps Word 文件，或其所在文件夹"),
     output: Path = typer.Option(Path("."), "-o", "--output-dir", help="工作簿的输出文件夹（默认当前文件夹）"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON：每个文件录入了多少单元格、规范了什么、什么未能录入"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="并行导入的进程数（默认按文件数自动选择）"),
