@@ -33,6 +33,7 @@ accepts but does not enforce ``RLIMIT_AS``: the same holds there.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import math
 import multiprocessing as mp
@@ -61,7 +62,10 @@ R = TypeVar("R")
 
 GIB = 1024 ** 3
 RETRY = "请在 Excel/WPS 中打开后重新保存，或重新发送"
-_TICK, _DONE, _RAISED = b"t", b"d", b"e"
+_TICK, _DONE, _RAISED, _LOG = b"t", b"d", b"e", b"l"
+
+
+MIB = 1024 ** 2
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,25 @@ class Budget:
 
     memory: int | None = 1 * GIB
     stall: float = 60.0
+
+
+def default_budget() -> Budget:
+    """The budget, adjustable by whoever runs the tool or the server: ``NIANBAO_READ_MEMORY_MB``
+    (address space a reading worker may add, in MB; 0: no limit) and ``NIANBAO_READ_SECONDS``
+    (seconds a worker may spend on one file). Unset or unusable values keep the defaults."""
+    budget = Budget()
+    try:
+        mb = int(os.environ.get("NIANBAO_READ_MEMORY_MB", ""))
+        budget = Budget(mb * MIB if mb > 0 else None, budget.stall)
+    except ValueError:
+        pass
+    try:
+        seconds = float(os.environ.get("NIANBAO_READ_SECONDS", ""))
+        if seconds > 0:
+            budget = Budget(budget.memory, seconds)
+    except ValueError:
+        pass
+    return budget
 
 
 @dataclass(frozen=True)
@@ -138,10 +161,44 @@ def limit_memory(headroom: int | None) -> None:
         log.warning("could not limit a reading worker's memory")
 
 
+class _ToParent(logging.Handler):
+    """A worker's log records, sent to the parent, which logs them where the tool or the server
+    logs (the worker's own standard error is silenced, see ``_quiet``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(logging.INFO)
+        self.conn = conn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.conn.send_bytes(_LOG + pickle.dumps((record.name, record.levelno, record.getMessage())))
+        except Exception:  # noqa: BLE001 — a log record must never break the reading
+            pass
+
+
+def _quiet(conn: Connection) -> None:
+    """A failing parser writes to standard error (Rust prints “memory allocation of … failed” and a
+    backtrace): in a worker that would land on the clerk's terminal or in the server's log as
+    noise. The worker's standard error goes nowhere; its log records go to the parent."""
+    os.environ["RUST_BACKTRACE"] = "0"
+    faulthandler.disable()  # its dump of a crash would go to an inherited copy of standard error
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        pass
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_ToParent(conn))
+
+
 def _child(conn: Connection, work: Callable[[list[Any]], Any], items: list[Any], memory: int | None,
            initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     global _CONN
     _CONN = conn
+    _quiet(conn)
     limit_memory(memory)
     try:
         if initializer is not None:
@@ -246,6 +303,9 @@ class _Pool(Generic[T, R]):
                     if data == _TICK:
                         run.ticks += 1
                         run.last = now
+                    elif data[:1] == _LOG:
+                        name, level, text = pickle.loads(data[1:])
+                        logging.getLogger(name).log(level, "%s", text)
                     else:
                         outcome = (data[:1], pickle.loads(data[1:]))
             except (EOFError, OSError):
@@ -366,11 +426,12 @@ def chunked(items: Sequence[T], workers: int, largest: int) -> list[list[T]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def read_reports(paths: Sequence[Path | str], workers: int | None = None, budget: Budget = Budget(),
+def read_reports(paths: Sequence[Path | str], workers: int | None = None, budget: Budget | None = None,
                  progress: Callable[[int], None] | None = None) -> list[Report | ReadError]:
     """``read_report`` of each path, in worker processes: a report, or the ``ReadError`` saying why
     not — also when reading the file crashed, hung or exhausted a worker's memory."""
     names = [str(p) for p in paths]
+    budget = budget or default_budget()
     workers = workers or auto_workers(len(names))
     out: list[Report | ReadError] = []
     for items, outcome in run_chunks(_read_paths, chunked(names, workers, 250), workers, budget=budget, progress=progress):
@@ -381,5 +442,5 @@ def read_reports(paths: Sequence[Path | str], workers: int | None = None, budget
     return out
 
 
-__all__ = ["Budget", "Failed", "auto_workers", "chunked", "limit_memory", "log_unexpected", "read_reports",
+__all__ = ["Budget", "Failed", "auto_workers", "chunked", "default_budget", "limit_memory", "log_unexpected", "read_reports",
            "run_chunks", "tick"]

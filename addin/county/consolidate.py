@@ -27,7 +27,7 @@ import numpy as np
 
 from checks.engine import to_matrices, validate_reports
 from checks.files import expand
-from workbook.isolate import Budget, Failed, auto_workers, chunked, run_chunks, tick
+from workbook.isolate import Budget, Failed, auto_workers, chunked, default_budget, run_chunks, tick
 from workbook.read import ReadError, read_report
 from workbook.report import SCOPES, Member, Report, derive_totals
 from workbook.spec import Edition, edition_for_year
@@ -133,7 +133,7 @@ def _chunks(paths: Sequence[Path], workers: int) -> list[list[tuple[int, str]]]:
 
 
 def read_all(paths: Sequence[Path], workers: int, spool: Path, previous: UnitIndex[Report] | None = None,
-             progress: Progress | None = None, budget: Budget = Budget()
+             progress: Progress | None = None, budget: Budget | None = None
              ) -> tuple[list[Source], dict[str, list[tuple[str, int]]]]:
     """Every file's record (in input order) and, per edition, the spool files of value rows.
 
@@ -143,6 +143,7 @@ def read_all(paths: Sequence[Path], workers: int, spool: Path, previous: UnitInd
     crashes, hangs or exhausts its worker is that file's “无法读取” record; every other file is
     read and summed as usual."""
     previous = previous or UnitIndex()
+    budget = budget or default_budget()
     report = (lambda done: progress(done, len(paths))) if progress else None
     results: list[tuple[list[Source], Spooled]] = []
     for items, outcome in run_chunks(partial(read_chunk, spool=str(spool)), _chunks(paths, workers), workers,
