@@ -222,6 +222,29 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def open_inbox(config_path: Path, register: Path | None, base: str) -> None:
+    """The browser pages read ``[inbox]`` from this config file (``NIANBAO_CONFIG`` reaches every
+    worker); ``--units`` imports the register and writes the new units' codes to a printable file
+    (``addin.county.inbox``) — the only plain copy of them."""
+    from addin.county.inbox import InboxError, load_settings, register_units
+
+    os.environ[CONFIG_ENV] = str(config_path.resolve())
+    pages = f"{base}/nianbao/inbox/"
+    console.print(f"网上报送（单位）：{pages}  收文与汇总（县政务公开办）：{pages}office", markup=False)
+    if register is None:
+        return
+    if not register.is_file():
+        fail(f"找不到单位名单：{register}")
+    try:
+        issued, codes = register_units(load_settings(config_path), register, pages)
+    except InboxError as exc:
+        fail(f"无法开通网上报送：{exc}")
+    if codes is None:
+        console.print("单位名单已导入：各单位都已有报送码，没有生成新的（遗失的请在县政务公开办页面上重置）。", markup=False)
+    else:
+        console.print(f"已为 {len(issued)} 个单位生成报送码，写在 {codes}：只此一份，请打印后逐单位发放。", markup=False)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址；各单位电脑要访问时用 0.0.0.0（须设置访问口令或允许的网段）"),
@@ -232,6 +255,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="工作进程数（单位多时可加大）"),
     insecure: bool = typer.Option(False, "--insecure", help="不设访问口令和允许的网段也对其他电脑开放（不推荐）"),
     make_token: bool = typer.Option(False, "--new-token", help="生成一个访问口令，显示要写入配置文件的一行，然后退出"),
+    units: Path | None = typer.Option(None, "--units", help="单位名单（.xlsx 或 .csv）：开通网上报送，为还没有报送码的单位生成报送码"),
 ) -> None:
     """启动 Excel 加载项服务（校验、计算合计、清除标记、导出PDF、汇总），供各单位的 Excel 调用。"""
     config_path = config or default_config()
@@ -299,6 +323,7 @@ def serve(
         console.print("[yellow]未配置 HTTPS 证书：Excel 的 Office.js 加载项只能通过 HTTPS 加载，"
                       "此时只有 VBA 的 RunServerPython 方式可用" + ("，且访问口令以明文传输" if guard.has_token else "")
                       + f"。见 {GUIDE}。[/yellow]")
+    open_inbox(config_path, units, f"https://{cfg.hostname}" if cfg.hostname else os.environ[PUBLIC_URL_ENV])
     # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For
     # of any local peer; the guard believes it only from the configured trusted_proxies.
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, proxy_headers=False,
