@@ -50,9 +50,9 @@ RESULT_EXTRA = ("单位名称", "统一社会信用代码", "文件", "转到")
 #: 报送情况 on paper: its first rows (title and four lines of text across the page), the row of the
 #: 情况/数量 header, and how each column is sized from what it holds (long ones wrap).
 BOARD_NOTES, BOARD_HEAD_ROW = 5, 6
-BOARD_FITS = (Fit(6, 24), Fit(8, 30), Fit(8, 22), Fit(8, 16), Fit(8, 24), Fit(10, 48), Fit(10, 36), Fit(10, 12),
-              Fit(10, 17), Fit(6, 10), Fit(8, 16), Fit(10, 34))
-BOARD_WRAPPED = ("说明", "文件", "文件 sha256")
+BOARD_FITS = (Fit(6, 22), Fit(8, 28), Fit(8, 21), Fit(8, 14), Fit(8, 22), Fit(10, 32), Fit(10, 28), Fit(10, 12),
+              Fit(10, 17), Fit(6, 8), Fit(8, 16), Fit(10, 66))
+BOARD_WRAPPED = ("说明", "文件")
 #: 明细: the fixed columns sized from what they hold (one line each: a wrapped file name would
 #: make every unit's row, on every page, several lines tall), every number column alike, and the
 #: print scale at which two rows of Part 三 (six columns each) and the unit's name share a page.
@@ -387,7 +387,9 @@ def _extra(result: ConsolidationResult, streams: dict[str, _Stream], counts: dic
         status_col = BOARD_HEADER.index("状态")
         for crit, style in (("已汇总", green), ("未", red), ("无法", red), ("不符", red), ("有错误", red), ("重复", yellow), ("范围外", yellow), ("已含", yellow)):
             ws.conditional_format(first, status_col, last, status_col, {"type": "text", "criteria": "containing", "value": crit, "format": style})
-        setup_page(ws, repeat_rows=(len(top) - 1, len(top) - 1))
+        # on paper without the last column (a file's 64-character digest is for checking a copy,
+        # not for reading): the rest prints one page wide at a readable size
+        setup_page(ws, repeat_rows=(len(top) - 1, len(top) - 1), area=(0, 0, last, width - 2))
         ws.protect(password, protect)
         streams[BOARD_SHEET] = _Stream(board_rows(result), len(top), width, wrapped,
                                        wrapped={c: widths[c] for c in wrapped})
