@@ -316,8 +316,10 @@ def _word_rows(grid: list[list[Cell]]) -> list[list[tuple[str, int, str | None]]
     return out
 
 
-def write_docx(pub: Published, path: Path, skip: tuple[str, ...] = (), picture: str | None = None) -> Path:
-    """A Word file as offices write them: headings as paragraphs, tables with merged cells."""
+def write_docx(pub: Published, path: Path, skip: tuple[str, ...] = (), picture: str | None = None,
+               ruled: bool = False) -> Path:
+    """A Word file as offices write them: headings as paragraphs, tables with merged cells
+    (``ruled``: with borders, as the official tables are printed)."""
     import base64
     import io
 
@@ -348,6 +350,8 @@ def write_docx(pub: Published, path: Path, skip: tuple[str, ...] = (), picture: 
             continue
         rows = _word_rows(GRIDS[key](pub))
         table = doc.add_table(rows=len(rows), cols=sum(cs for _, cs, _ in rows[0]))
+        if ruled:
+            table.style = "Table Grid"
         for tr, cells in zip(table._tbl.tr_lst, rows):
             for tc in list(tr.tc_lst):
                 tr.remove(tc)

@@ -130,6 +130,11 @@ def index_for(edition_key: str) -> LabelIndex:
     return LabelIndex(load_edition(edition_key))
 
 
+def label_roles(text: str) -> set[str]:
+    """What ``text`` is as a label in any edition: row, group, column, colgroup, block, corner."""
+    return {t.role for key in EDITIONS for t in index_for(key).lookup(text)[0]}
+
+
 def known_label(text: str) -> bool:
     """Whether any edition prints ``text`` as a label (exactly, up to the folding levels)."""
     return any(index_for(key).lookup(text)[0] for key in EDITIONS)
@@ -186,4 +191,5 @@ def describe(found: str, spec_label: str, level: int) -> str:
     return "、".join(dict.fromkeys(reasons)) or "写法略有不同"
 
 
-__all__ = ["FUZZY", "LabelIndex", "Target", "describe", "distinctive", "edition_votes", "index_for", "known_label"]
+__all__ = ["FUZZY", "LabelIndex", "Target", "describe", "distinctive", "edition_votes", "index_for", "known_label",
+           "label_roles"]

@@ -95,6 +95,11 @@ def split_numbering(text: str) -> tuple[int | None, str]:
     """
     t = _narrow(text)
     m = _NUMBERING.match(t)
+    if not m and " " in t:  # a line break inside the number (“（五\n）不予处理” in a narrow cell)
+        squeezed = t.replace(" ", "")
+        found = _NUMBERING.match(squeezed)
+        if found and found.group(0).endswith((")", ",", ".", ":")):
+            t, m = squeezed, found
     if not m:
         return None, t.replace(" ", "")
     return chinese_number(m["a"] or m["b"]), t[m.end():].replace(" ", "")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from .grid import Placed, layout
-from .labels import known_label
+from .labels import known_label, label_roles
 from .model import Document, Image, Para, Table, TCell, TRow
 from .normalise import is_blank, is_value
 from .pdfpage import Line, Page, PageLimit, Piece, read_page
@@ -224,6 +224,11 @@ def mend_seam(rows: list[TRow], seam: int) -> list[TRow]:
             return rows
         if not both and _has_values(above) == _has_values(below):
             return rows
+        if not both:  # the label on one page, the numbers on the next: only a row's label
+            labelled = la if not _has_values(above) else lb
+            roles = [label_roles(t) for t in labelled.values()]
+            if not labelled or not all(r and r <= {"row", "group"} for r in roles):
+                return rows
         merged = _merge_rows(above, below)
         return rows[: seam - 1] + [merged] + rows[seam + 1:]
     fixed = list(rows)

@@ -13,7 +13,7 @@ Anything that does not fit is written to the log with its place, never guessed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workbook.spec import Block, Edition, cell_id
@@ -228,6 +228,7 @@ class Placer:
                     continue
             else:
                 i += 1
+                row, i = self._join_below(row, rows, i)
             if label is not None and i < len(rows) and any(t.role == "row" for t in self._known(label)):
                 labels, values = self._split(rows[i])
                 if not labels and values:  # a leaf label alone on its line, its numbers on the next
@@ -235,6 +236,22 @@ class Placer:
                     i += 1
             out.append(row)
         return out
+
+    def _join_below(self, row: TRow, rows: list[TRow], i: int) -> tuple[TRow, int]:
+        """A row whose label is cut short, with its numbers, followed by the rest of the label on
+        the next lines (a label wrapped in a narrow column, the numbers on its first line)."""
+        labels, values = self._split(row)
+        if len(labels) != 1 or not values or self._known(labels[0].text):
+            return row, i
+        text, j = labels[0].text, i
+        while j < len(rows) and j - i < MAX_JOIN:
+            more = self._lone_label(rows[j])
+            if more is None:
+                break
+            text, j = _glue(text, more), j + 1
+            if self._known(text):
+                return TRow((replace(labels[0], text=text), *values), row.where), j
+        return row, i
 
     # --- one row ------------------------------------------------------------------------------
 
