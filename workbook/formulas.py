@@ -28,12 +28,12 @@ import zlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Collection, Iterable, Mapping
 
 from defusedxml import ElementTree as DET
 
 from .layout import a1, layout_for
-from .report import Report, settle_formulas
+from .report import Report, derived_items, settle_formulas
 
 #: The most of a sheet's XML (up to the end of its cells) that is read. A report's table sheet is
 #: ~30–100 KB; a file beyond this is not a report, and nothing is concluded from its formulas.
@@ -127,8 +127,9 @@ def cells_xml(z: zipfile.ZipFile, part: str, chunk: int = 65536, limit: int = MA
     return b"".join(parts)
 
 
-def formula_cells(xml: bytes) -> dict[str, FormulaCell]:
-    """Every cell holding a formula in a sheet's cell XML, by A1 reference.
+def formula_cells(xml: bytes, wanted: Collection[str] | None = None) -> dict[str, FormulaCell]:
+    """Every cell holding a formula in a sheet's cell XML, by A1 reference (only the ``wanted``
+    ones, and the anchors of shared formulas, when given: the others are passed over unparsed).
 
     A formula is a cell's first child, so its cell is the tag just before it; the cell ends at its
     closing tag, looked for within ``MAX_CELL_XML`` bytes (the scan then continues after it, so
@@ -149,6 +150,8 @@ def formula_cells(xml: bytes) -> dict[str, FormulaCell]:
         cell = xml[m.start():end]
         head_end = cell.find(b">")
         head = cell[: head_end + 1]
+        if wanted is not None and ref[1].decode() not in wanted and b"ref=" not in head:
+            continue
         attrs = dict(_ATTR.findall(head))
         if head.endswith(b"/>"):
             text, rest = b"", cell[head_end + 1:]
@@ -163,9 +166,9 @@ def formula_cells(xml: bytes) -> dict[str, FormulaCell]:
     return out
 
 
-def sheet_formulas(z: zipfile.ZipFile, part: str) -> dict[str, FormulaCell]:
+def sheet_formulas(z: zipfile.ZipFile, part: str, wanted: Collection[str] | None = None) -> dict[str, FormulaCell]:
     """``formula_cells`` of one sheet part (bounded, see ``cells_xml``)."""
-    return formula_cells(cells_xml(z, part))
+    return formula_cells(cells_xml(z, part), wanted)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -255,7 +258,7 @@ def unsaved_totals(z: zipfile.ZipFile, report: Report) -> tuple[str, ...]:
         part = parts.get(sheets[key])
         if part is None:
             continue
-        found = sheet_formulas(z, part)
+        found = sheet_formulas(z, part, sums.get(key, {}).keys())
         anchors = shared_anchors(found)
         for ref, (cid, adds) in sums.get(key, {}).items():
             cell = found.get(ref)
@@ -275,7 +278,8 @@ def settle_unsaved_totals(report: Report, data: bytes | Path) -> Report:
     Only when a derived cell reads blank is the package looked at again: a file saved by Excel,
     WPS or LibreOffice (or written by this project) carries every result and costs nothing here. A
     package that cannot be scanned (damaged, or a sheet past the bounds) is left as read."""
-    if not any(report.raw.get(c.id) is None for c in report.edition.derived_cells):
+    raw = report.raw
+    if not any(raw.get(cid) is None for cid in derived_items(report.edition_key)):
         return report
     try:
         source = io.BytesIO(data) if isinstance(data, bytes) else data

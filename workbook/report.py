@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -147,21 +149,28 @@ def settle_formulas(report: Report, cells: Iterable[str]) -> None:
     (``Cell.items``, the spec's derivation); an item that is itself such a total is computed the
     same way, any other item counts as the cell reads (text and blanks 0, as SUM counts them) —
     a total typed over by hand stays what it is, in the sums above it too."""
-    ed = report.edition
+    items = derived_items(report.edition_key)
     todo = set(cells)
     done: dict[str, float] = {}
+    raw = report.raw
 
     def value(cid: str) -> float:
         if cid not in todo:
-            return spreadsheet_number(report.raw.get(cid))
+            return spreadsheet_number(raw.get(cid))
         if cid not in done:
-            done[cid] = float(sum(value(item) for item in ed.cell(cid).items))
+            done[cid] = float(sum(value(item) for item in items[cid]))
         return done[cid]
 
     for cid in todo:
         value(cid)
-    report.raw.update(done)
-    report.unsaved = tuple(c.id for c in ed.derived_cells if c.id in todo)
+    raw.update(done)
+    report.unsaved = tuple(cid for cid in items if cid in todo)
+
+
+@cache
+def derived_items(edition_key: str) -> Mapping[str, tuple[str, ...]]:
+    """Each derived cell's items (the spec's derivation), in the spec's order."""
+    return MappingProxyType({c.id: c.items for c in load_edition(edition_key).derived_cells})
 
 
 def _num(value: Any) -> float:

@@ -61,7 +61,7 @@ def formula_inputs(path: Path, rep: Report) -> tuple[tuple[str, ...], tuple[str,
                 cells = refs.get(key)
                 if not cells or sheet not in parts:
                     continue
-                for ref in sheet_formulas(z, parts[sheet]):  # bounded and linear (workbook.formulas)
+                for ref in sheet_formulas(z, parts[sheet], cells):  # bounded and linear (workbook.formulas)
                     cid = cells.get(ref)
                     if cid is not None:
                         where = f"{sheet}!{ref}"
