@@ -171,7 +171,8 @@ def origin_allowed(scope: Scope, settings: ServerSettings) -> tuple[bool, str]:
     so their requests are same-origin, also through a TLS-terminating proxy); the configured
     ``hostname``; the configured ``origins`` and xlwings' ``XLWINGS_CORS_ALLOW_ORIGINS`` (Office
     Scripts, Excel on the web running scripts from Microsoft's domains)."""
-    headers = {k: v.decode("latin-1") for k, v in scope.get("headers", []) if k in (b"origin", b"host", b"sec-fetch-site")}
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])
+               if k in (b"origin", b"host", b"sec-fetch-site")}
     origin = headers.get("origin")
     if origin is None:
         site = headers.get("sec-fetch-site", "").strip().lower()
@@ -246,14 +247,22 @@ class RedactTokens(logging.Filter):
     """Rewrites any record that would print a token (uvicorn's access lines hold the request path)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # The arguments are redacted one by one and keep their shape: uvicorn's access formatter
-        # unpacks them (client, method, path, version, status).
+        # The arguments are redacted one by one first, keeping their shape: uvicorn's access
+        # formatter unpacks them (client, method, path, version, status). A token that only shows
+        # once message and arguments are put together is caught in the whole line.
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict):
             record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is logging's business, not ours
+            message = ""
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True

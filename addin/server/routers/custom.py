@@ -34,6 +34,7 @@ from addin.excel.transfer import MAX_FILES, safe_name, upload_limit, upload_tota
 from addin.server.guard import allow_large_body
 from workbook.read import MAX_BYTES
 
+from .inbox import FORM_OVERHEAD
 from .inbox import router as inbox_router
 
 #: Everything this project adds, below the app path; include further routers into this one.
@@ -188,6 +189,15 @@ async def download(token: str) -> Response:
 
 
 router.include_router(inbox_router)  # the browser pages: 单位自查与报送, 县政务公开办收文
+
+
+def inbox_too_large(size: int, limit: int) -> str:
+    return f"文件超过 {MAX_BYTES // 1024 // 1024} MB，不是正常的年报工作簿。"
+
+
+# The browser pages take one unit's workbook, up to the reader's file limit (they check it again).
+for _page in ("check", "marked", "pdf", "submit"):
+    allow_large_body(f"/nianbao/inbox/{_page}", lambda: MAX_BYTES + FORM_OVERHEAD, inbox_too_large)
 
 
 @router.get("/manifest/download")
