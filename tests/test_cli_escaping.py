@@ -142,6 +142,7 @@ def test_colour_terminal_gets_no_link_and_no_foreign_escape(work: Path) -> None:
     proc = _run(["validate", "收文"], work, _env(FORCE_COLOR="1", TERM="xterm-256color"))
     out = proc.stdout + proc.stderr
     assert "\x1b[" in out, "colours were expected in this run"
+    assert "内部错误" not in out and UNIT in out, out[-2000:]
     assert "\x1b]8;" not in out and "\x1b]0;" not in out and CLEAR not in out and "\x07" not in out
 
 

@@ -124,9 +124,12 @@ def consolidate_command(
              + "\n".join(f"  {path}：{why}" for path, why in old[:20])
              + (f"\n  …等 {len(old)} 个" if len(old) > 20 else "")
              + "\n旧版 .xls 文件请在 Excel 或 WPS 中打开，点“文件→另存为”，保存类型选“Excel 工作簿（*.xlsx）”，再汇总另存后的文件。")
-    if output is not None and output.resolve() not in given:  # an input there: consolidate says which
+    # an input, the register or last year's summary there: consolidate refuses and says which
+    read = given | {Path(p).resolve() for p in (units, previous) if p is not None}
+    if output is not None and output.resolve() not in given:
         for target, kind in _targets(output, as_csv, as_json):
-            guard(target, kind, yes)
+            if target.resolve() not in read:
+                guard(target, kind, yes)
     columns = (TextColumn("读取并校验"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=err, transient=True, auto_refresh=False) as bar:
