@@ -187,7 +187,9 @@ def find_title(doc: Document, before: list[Any], overview: list[Any]) -> Title:
     candidates: list[tuple[str, str]] = [(t, "标题") for t in doc.titles if t]
     for i, p in enumerate(paras[:30]):
         candidates.append((p.text, p.where))
-        if i + 1 < len(paras):
+        # a title split over two lines — unless the next line is a whole title on its own (the
+        # line before it is then something else: a sheet's name, a column heading)
+        if i + 1 < len(paras) and not ((m := _title_match(paras[i + 1].text)) and _unit_from(m)):
             candidates.append((p.text + paras[i + 1].text, p.where))
     candidates.append((doc.path.stem, "文件名"))
     unit, year, text, where = "", None, "", ""

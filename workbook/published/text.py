@@ -77,6 +77,16 @@ def _is_pipe_row(line: str) -> bool:
     return s.count("|") >= 2 or (s.startswith("|") and s.count("|") >= 1 and len(s) > 1)
 
 
+def _part_heading(line: str) -> bool:
+    """A heading of one of the six parts (“四、政府信息公开行政复议…”), which ends a table — unlike
+    a row label that starts the same way (“一、本年新收…”)."""
+    from workbook.spec import CURRENT_EDITION, load_edition
+
+    from .sections import heading_matches, sections_of
+
+    return bool(_HEADING_START.match(line)) and bool(heading_matches(line, sections_of(load_edition(CURRENT_EDITION))))
+
+
 def aligned_cells(line: str) -> list[str] | None:
     """The cells of a line whose columns are aligned with runs of spaces (what ``pdftotext
     -layout`` or copying from a PDF viewer gives), or None for an ordinary line.
@@ -153,7 +163,7 @@ class _TextBuilder:
             return  # page furniture of a PDF's text (“- 3 -”, “第 3 页 共 8 页”)
         cells = aligned_cells(text) if not text.startswith("\t") and "|" not in text else None
         if cells is not None or (self.aligned and bare and len("".join(bare.split())) <= FRAGMENT
-                                 and not _SENTENCE.search(bare) and not _HEADING_START.match(bare)):
+                                 and not _SENTENCE.search(bare) and not _part_heading(bare)):
             if not self.aligned:
                 self.end_table()
             cells = cells or [c for c in _GAP.split(bare) if c]
