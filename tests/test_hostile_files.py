@@ -4,7 +4,7 @@ Every hostile file is made here, from a real unit workbook, small on disk: one c
 ``XFD1048576`` (the 29 KB file that made the reader ask for 512 GiB), one at ``AZ1048576``, a
 quarter of a million rows, cells placed without references, a cell hidden behind a fake end of
 the cells, prefixed cells, 300 MB of whitespace declared honestly and the same declared as 9 KB,
-a shared-strings bomb, thousands of parts. Whatever reads them runs in a subprocess with an
+a shared-strings bomb, thousands of parts, hundreds of sheets. Whatever reads them runs in a subprocess with an
 address-space limit, so that a regression fails a test instead of taking pytest down; memory is
 the peak resident size of the command and its workers, as the kernel counts it.
 
@@ -175,6 +175,9 @@ def hostile_files(folder: Path, src: Path) -> dict[str, tuple[Path, str]]:
             b"</sst>", b"<si><t></t></si>" * 3_000_000 + b"</sst>")}), too_big),
         "many_parts": (repack(src, folder / "many_parts.xlsx", add={f"customXml/item{i}.xml": b"<a/>" for i in range(5000)},
                               stored=True), "部件"),
+        "many_sheets": (repack(src, folder / "many_sheets.xlsx", {"xl/workbook.xml": lambda d: d.replace(b"</sheets>", b"".join(
+            b'<sheet name="s%d" sheetId="%d" r:id="rId1"/>' % (i, 1000 + i) for i in range(300)) + b"</sheets>")}),
+            "个工作表"),
     }
     liar = repack(src, folder / "spaces_liar.xlsx", stream={meta: whitespace_sheet(src, meta, 300)})
     made["spaces_liar"] = (understate(liar, meta, 9000), too_big)
@@ -249,7 +252,7 @@ def chinese(text: str) -> bool:
 # ------------------------------------------------------------------------------------------
 
 KINDS = ["meta_XFD1048576", "table_AZ1048576", "long_sheet", "no_references", "hidden_end", "prefixed",
-         "spaces_honest", "spaces_liar", "strings_bomb", "many_parts"]
+         "spaces_honest", "spaces_liar", "strings_bomb", "many_parts", "many_sheets"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -362,6 +362,16 @@ class _Pool(Generic[T, R]):
             self.queue.extendleft([_Job(items[half:]), _Job(items[:half])])
 
 
+_PRELOAD: set[str] = {"workbook.read"}
+
+
+def preload(*modules: str) -> None:
+    """Name modules a fork server should import once, before it forks any worker (effective until
+    the first fork server starts; a module imported at start-up — as the add-in server imports the
+    consolidation — registers its own, so workers start without importing pandas each time)."""
+    _PRELOAD.update(modules)
+
+
 def _context(work: Callable[..., Any]) -> Any:
     methods = mp.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
@@ -370,7 +380,8 @@ def _context(work: Callable[..., Any]) -> Any:
         ctx = mp.get_context("forkserver")
         module = getattr(work, "__module__", None) or getattr(getattr(work, "func", None), "__module__", None)
         if module and module != "__main__":
-            ctx.set_forkserver_preload([module])  # effective for the first server started
+            _PRELOAD.add(module)
+        ctx.set_forkserver_preload(sorted(_PRELOAD))  # effective for the first server started
         return ctx
     return mp.get_context("spawn")
 
@@ -442,5 +453,5 @@ def read_reports(paths: Sequence[Path | str], workers: int | None = None, budget
     return out
 
 
-__all__ = ["Budget", "Failed", "auto_workers", "chunked", "default_budget", "limit_memory", "log_unexpected", "read_reports",
-           "run_chunks", "tick"]
+__all__ = ["Budget", "Failed", "auto_workers", "chunked", "default_budget", "limit_memory", "log_unexpected", "preload",
+           "read_reports", "run_chunks", "tick"]

@@ -65,6 +65,8 @@ MAX_RATIO = 150
 #: Parts the reader loads whole when it opens a package, with what each may inflate to.
 EAGER_PARTS = {"xl/sharedstrings.xml": 64 * MIB, "xl/styles.xml": 16 * MIB, "xl/workbook.xml": 16 * MIB,
                "xl/_rels/workbook.xml.rels": 4 * MIB}
+#: Sheets in a workbook (a summary has 11; the reader may look at every sheet for a renamed table).
+MAX_SHEETS = 255
 #: Shared strings (a county summary of 20,000 units has ~150,000; each costs the reader ≥ 24 bytes).
 MAX_STRINGS = 2_000_000
 #: A sheet's XML up to the end of its cells (a 20,000-unit summary's ``_meta``: ~3 MB).
@@ -487,4 +489,4 @@ def _tags(data: bytes, kind: bytes, *keys: bytes) -> list[tuple[bytes, ...]]:
             for attrs in (prefixed if b":" + kind in data else plain).findall(data)]
 
 
-__all__ = ["Extent", "LimitError", "Package", "check_directory", "check_package", "MAX_CELLS", "TOO_BIG"]
+__all__ = ["Extent", "LimitError", "Package", "check_directory", "check_package", "MAX_CELLS", "MAX_SHEETS", "TOO_BIG"]

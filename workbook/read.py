@@ -26,7 +26,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from .errors import os_error_reason
 from .formulas import settle_unsaved_totals
-from .limits import LimitError, Package, check_directory, check_package
+from .limits import MAX_SHEETS, LimitError, Package, check_directory, check_package
 from .layout import META_SHEET, NOTES_ROWS, NOTES_SHEET, TEMPLATE_VERSION, layout_for
 from .report import Explanation, Member, Report
 from .spec import EDITIONS, load_edition
@@ -98,6 +98,8 @@ class _CalamineSource:
         self.package = package
         self.path = path
         self.sheet_names = list(wb.sheet_names)
+        if len(self.sheet_names) > MAX_SHEETS:  # each may be turned into a grid when a table was renamed
+            raise ReadError(path, f"文件内容异常（包含 {len(self.sheet_names)} 个工作表），不是正常的年报工作簿", "abnormal")
 
     def grid(self, name: str) -> Grid:
         try:

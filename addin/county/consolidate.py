@@ -27,7 +27,7 @@ import numpy as np
 
 from checks.engine import to_matrices, validate_reports
 from checks.files import expand
-from workbook.isolate import Budget, Failed, auto_workers, chunked, default_budget, run_chunks, tick
+from workbook.isolate import Budget, Failed, auto_workers, chunked, default_budget, preload, run_chunks, tick
 from workbook.read import ReadError, read_report
 from workbook.report import SCOPES, Member, Report, derive_totals
 from workbook.spec import Edition, edition_for_year
@@ -63,6 +63,7 @@ Progress = Callable[[int, int], None]
 # --------------------------------------------------------------------------------------------
 
 _PREVIOUS: UnitIndex[Report] = UnitIndex()
+preload(__name__)  # a fork server (the add-in server's) imports this, and pandas, once — not every worker
 
 
 def _init_worker(previous: UnitIndex[Report]) -> None:
