@@ -73,7 +73,11 @@ class _TreeBuilder(HTMLParser):
             self._close_open(_CLOSES[tag], _SCOPE.get(tag, "table"))
         depth = len(self.stack)
         if depth >= MAX_DEPTH and (tag not in _TABLE_TAGS or depth >= 2 * MAX_DEPTH):
-            return  # deeper than any page nests: the element adds nothing but depth (its text is kept)
+            # deeper than any page nests: the element adds only depth; its text is kept, and a
+            # block still breaks the line (as a browser shows it)
+            if tag in BLOCK:
+                self.stack[-1].children.append(Node("br", {}, self.getpos()[0]))
+            return
         node = Node(tag, {k: (v or "") for k, v in attrs}, self.getpos()[0])
         self.stack[-1].children.append(node)
         if tag not in VOID:
@@ -109,7 +113,9 @@ class _TreeBuilder(HTMLParser):
                 del self.stack[i:]
                 return
             if self.stack[i].tag == "table" and tag != "table":
-                return
+                break
+        if tag in BLOCK and len(self.stack) >= MAX_DEPTH:  # the end of a block never opened (too deep)
+            self.stack[-1].children.append(Node("br", {}, self.getpos()[0]))
 
     def handle_data(self, data: str) -> None:
         if not self.skipping and data:
