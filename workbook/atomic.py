@@ -151,14 +151,3 @@ def sweep_temp(folders: Iterable[Path] | None = None) -> list[Path]:
     for folder in folders if folders is not None else [Path(tempfile.gettempdir())]:
         removed += sweep(Path(folder), in_temp_folder=True)
     return removed
-
-
-@contextlib.contextmanager
-def temp_folder(kind: str, beside: Path | None = None) -> Iterator[Path]:
-    """A temporary folder the sweeper recognises: ``nianbao-<kind>-XXXXXXXX`` in the system's
-    temporary folder, or ``.~nianbao-XXXXXXXX`` in ``beside`` (for a stage next to an output)."""
-    if beside is None and kind not in TEMP_KINDS:
-        raise ValueError(f"unknown temporary folder kind {kind!r}; add it to TEMP_KINDS")
-    prefix = TEMP_PREFIX if beside is not None else f"nianbao-{kind}-"
-    with tempfile.TemporaryDirectory(prefix=prefix, dir=beside) as tmp:
-        yield Path(tmp)
