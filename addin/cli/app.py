@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -27,10 +27,14 @@ from addin.cli.terminal import make_console, shown
 
 
 class NianbaoGroup(TyperGroup):
+    """The ``nianbao`` group: its help page (and a bare ``nianbao``) in Chinese."""
+
     context_class = ChineseContext
 
 
 class NianbaoCommand(TyperCommand):
+    """Every ``nianbao`` command: its ``--help`` in Chinese."""
+
     context_class = ChineseContext
 
 
@@ -113,11 +117,12 @@ def main() -> None:
     except ImportError:  # pragma: no cover - depends on the installed typer
         from click import exceptions as click_exceptions
 
+    no_args = getattr(click_exceptions, "NoArgsIsHelpError", ())  # click ≥ 8.2
     _load_commands()
     _sweep_temp()
     try:
         code = app(standalone_mode=False)
-    except click_exceptions.NoArgsIsHelpError as exc:  # bare “nianbao” or a command without its inputs
+    except no_args as exc:  # bare “nianbao” or a command without its inputs: the help page
         console.print(exc.format_message(), markup=False, highlight=False)
         sys.exit(2)
     except click_exceptions.UsageError as exc:
