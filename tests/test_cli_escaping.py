@@ -98,6 +98,7 @@ COMMANDS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("compare-folders", ["compare", "上年收文", "收文", "--html", "对比[red].html"], (UNIT, "对比[red].html")),
     ("template", ["template", "--year", "2026", "-o", "[初稿]模板[red].xlsx"], ("[初稿]模板[red].xlsx",)),
     ("rules", ["rules", "-o", "[规则][red].md"], ("[规则][red].md",)),
+    ("samples", ["samples", "--root", "样例[red]"], ("样例[red]/",)),
     ("usage", ["[red]命令"], ("[red]命令",)),
     ("missing", ["show", "[不存在][red].xlsx"], ("[不存在][red].xlsx",)),
 ]
@@ -132,7 +133,7 @@ def test_exit_codes_are_the_documented_ones(runs: dict[str, subprocess.Completed
     codes = {name: proc.returncode for name, proc in runs.items()}
     assert codes["validate"] == 1 and codes["show"] == 0 and codes["export-refused"] == 1
     assert codes["export"] == 0 and codes["draft-refused"] == 1 and codes["draft"] == 0
-    assert codes["template"] == 0 and codes["rules"] == 0 and codes["import"] in (0, 1)
+    assert codes["template"] == 0 and codes["rules"] == 0 and codes["samples"] == 0 and codes["import"] in (0, 1)
     assert codes["usage"] == 2 and codes["missing"] == 2 and codes["consolidate"] == 1
 
 
