@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from addin_support import Served, require_xlwings_server, serving
+from addin_support import NO_BROWSER, Served, find_browser, headless_dom, require_xlwings_server, serving
 
 require_xlwings_server()
 
@@ -313,6 +313,51 @@ def test_the_add_in_still_loads_before_the_clerk_types_the_token(token_server: S
     pane = raw(token_server.port, "GET", "/taskpane.html")[2].decode("utf-8")
     assert 'id="nb-token"' in pane and "访问口令" in pane and '"authProviders": ["nianbao"]' in pane
     assert 'id="nb-token"' not in raw(open_server.port, "GET", "/taskpane.html")[2].decode("utf-8")
+
+
+TOKEN_DRIVER = """
+window.addEventListener("load", async () => {
+  const out = { errors: [] };
+  try {
+    out.before = await globalThis.getAuth();
+    document.getElementById("nb-token").value = "  typed-by-the-clerk-0123456789  ";
+    document.getElementById("nb-token-save").click();
+    out.status = document.getElementById("nb-token-status").textContent;
+    out.cleared = document.getElementById("nb-token").value === "";
+    out.after = await globalThis.getAuth();
+  } catch (error) {
+    out.errors.push(String(error));
+  }
+  document.body.setAttribute("data-nb", JSON.stringify(out));
+});
+"""
+
+
+def test_the_task_pane_keeps_the_token_and_sends_it_as_bearer(token_server: Served, tmp_path: Path) -> None:
+    """The served task pane in headless Chromium with the server's own config, auth.js and
+    nianbao.js (Office.js and xlwings' client only run inside Excel and are left out): the clerk
+    saves the token once, and ``getAuth`` — what the ribbon, the buttons and the upload send —
+    answers it as a Bearer token for the ``nianbao`` provider."""
+    import html as html_lib
+
+    browser = find_browser()
+    if browser is None:
+        pytest.skip(NO_BROWSER)
+    served = raw(token_server.port, "GET", "/taskpane.html")[2].decode("utf-8")
+    config = re.search(r'<script id="config" type="application/json">(.*?)</script>', served, re.DOTALL).group(1)
+    page = re.sub(r"<script\b[^>]*>.*?</script>", "", served, flags=re.DOTALL)
+    page = page.replace("</body>", f"<script>globalThis.config = {config.strip()};</script>"
+                        f'<script src="{token_server.url}/static/js/auth.js"></script>'
+                        f'<script src="{token_server.url}/static/js/nianbao.js"></script>'
+                        f"<script>{TOKEN_DRIVER}</script></body>")
+    (tmp_path / "pane.html").write_text(page, encoding="utf-8")
+    done = headless_dom(browser, tmp_path / "pane.html", tmp_path / "profile")
+    assert "Uncaught" not in done.stderr, done.stderr
+    state = json.loads(html_lib.unescape(re.search(r'data-nb="([^"]*)"', done.stdout).group(1)))
+    assert state["errors"] == []
+    assert state["before"] == {"token": "", "provider": "nianbao"}
+    assert state["after"] == {"token": "Bearer typed-by-the-clerk-0123456789", "provider": "nianbao"}
+    assert state["status"] == "已保存访问口令。" and state["cleared"]
 
 
 def test_a_client_outside_the_allow_list_is_refused(tmp_path: Path) -> None:

@@ -235,11 +235,13 @@ def _mb(size: int) -> str:
 # Logs
 # ---------------------------------------------------------------------------------------------
 
-_SECRET = re.compile(r"(?i)((?:[/\\](?:download|downloads|uploads)[/\\])|(?:\bbatch\b[\"'\s]*[:=][\"'\s]*))[A-Za-z0-9_%-]{6,}")
+#: Capabilities that travel in paths and bodies: download tokens, upload batches (also their
+#: folders in error messages) and the browser pages' receipt keys.
+_SECRET = re.compile(r"(?i)((?:[/\\](?:download|downloads|uploads|receipt)[/\\])|(?:\bbatch\b[\"'\s]*[:=][\"'\s]*))[A-Za-z0-9_%-]{6,}")
 
 
 def redact(text: str) -> str:
-    """A log line with download/upload tokens replaced by ``***``."""
+    """A log line with download/upload tokens and receipt keys replaced by ``***``."""
     return _SECRET.sub(lambda m: m.group(1) + "***", text)
 
 
