@@ -64,7 +64,10 @@ def show(files: list[Path] = typer.Argument(..., metavar="工作簿", help="年�
                 for col in block.columns:
                     t.add_column(shown(col.header), justify="right")
                 for row in block.rows:
-                    t.add_row(shown(row.label) or "—", *[format_number(numbers[f"{table.key}.{block.key}.{row.key}.{c.key}"]) for c in block.columns])
+                    ids = [f"{table.key}.{block.key}.{row.key}.{c.key}" for c in block.columns]
+                    # a cell an import could not place is unknown: never shown as 0
+                    t.add_row(shown(row.label) or "—", *["未录入" if i in report.unknown else format_number(numbers[i])
+                                                          for i in ids])
                 console.print(t)
     raise typer.Exit(code)
 

@@ -22,7 +22,7 @@ from checks.findings import FileResult, Finding
 from checks.instances import display_labels
 from workbook.isolate import Budget, Failed, auto_workers, chunked, run_chunks, tick
 from workbook.published import KINDS, UNSUPPORTED, Imported, PublishedError
-from workbook.published.batch import CHUNK, import_one
+from workbook.published.batch import CHUNK, import_one, warm
 from workbook.published.normalise import fold
 from workbook.read import ReadError, read_report
 from workbook.report import Report
@@ -205,6 +205,7 @@ def load_all(paths: Sequence[Path], workers: int | None = None, budget: Budget =
     if workers == 0:
         return [load(Path(p)) for p in paths]
     workers = workers or auto_workers(len(paths))
+    warm()
     out: list[Entry] = []
     for items, outcome in run_chunks(_load_paths, chunked([str(p) for p in paths], workers, CHUNK), workers, budget=budget):
         if isinstance(outcome, Failed):

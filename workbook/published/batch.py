@@ -26,6 +26,14 @@ Outcome = Union[Imported, PublishedError]
 CHUNK = 40
 
 
+def warm() -> None:
+    """Load the readers' libraries once, before worker processes are forked from this one: each
+    worker then starts with them loaded instead of importing them again (~0.2 s a worker)."""
+    import docx  # noqa: F401
+    import pdfplumber.table  # noqa: F401
+    import pypdfium2  # noqa: F401
+
+
 def import_one(path: Path | str) -> Outcome:
     """``import_report`` that never raises: an unexpected error is that file's reason (logged
     without the file's contents, so that the bug can be found)."""
@@ -64,6 +72,7 @@ def import_many(paths: Sequence[Path | str], workers: int | None = None, budget:
     if workers == 0:
         return [import_one(n) for n in names]
     workers = workers or auto_workers(len(names))
+    warm()
     out: list[Outcome] = []
     for items, outcome in run_chunks(_import_paths, chunked(names, workers, CHUNK), workers, budget=budget,
                                      progress=progress):
@@ -74,4 +83,4 @@ def import_many(paths: Sequence[Path | str], workers: int | None = None, budget:
     return out
 
 
-__all__ = ["CHUNK", "Outcome", "import_many", "import_one"]
+__all__ = ["CHUNK", "Outcome", "import_many", "import_one", "warm"]
