@@ -90,11 +90,13 @@ def test_an_invalid_key_is_reported_before_the_server_starts(tmp_path: Path) -> 
     """A fresh process, since this one may have loaded xlwings' server parts with a good key."""
     if importlib.util.find_spec("xlwings_server") is None:
         pytest.skip("xlwings-server 未安装")
-    env = {**os.environ, "XLWINGS_LICENSE_KEY": "not-a-key", "NIANBAO_CONFIG": str(tmp_path / "none.toml")}
-    done = subprocess.run([sys.executable, "-c", "import sys; from addin.cli.app import main; sys.argv[0] = 'nianbao'; main()",
-                           "serve", "--port", "0"], capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert done.returncode == 2
-    assert "许可密钥无效" in "".join(done.stderr.split()) and "Traceback" not in done.stderr
+    for on_server in ("", "true"):  # xlwings-server sets XLWINGS_ON_SERVER; then importing xlwings checks the key
+        env = {**os.environ, "XLWINGS_LICENSE_KEY": "not-a-key", "NIANBAO_CONFIG": str(tmp_path / "none.toml"),
+               "XLWINGS_ON_SERVER": on_server}
+        done = subprocess.run([sys.executable, "-c", "import sys; from addin.cli.app import main; sys.argv[0] = 'nianbao'; main()",
+                               "serve", "--port", "0"], capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert done.returncode == 2, on_server
+        assert "许可密钥无效" in "".join(done.stderr.split()) and "Traceback" not in done.stderr, on_server
 
 
 def test_server_settings_point_at_our_project() -> None:

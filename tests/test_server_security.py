@@ -199,9 +199,9 @@ def test_static_files_are_still_served_ours_first(open_server: Served) -> None:
 
 
 def test_contained_static_files_never_leave_their_folders(tmp_path: Path) -> None:
-    """In process, the lookup itself (behind the guard, which refuses these spellings earlier)."""
-    from xlwings_server.main import OverridableStaticFiles
-
+    """In process, the lookup itself (behind the guard, which refuses these spellings earlier).
+    xlwings' own lookup is not imported here: importing ``xlwings_server.main`` changes this
+    process's environment for every later test; the HTTP test above shows what it did."""
     user, package, outside = tmp_path / "user", tmp_path / "package", tmp_path / "outside"
     for folder in (user, package, outside):
         folder.mkdir()
@@ -218,10 +218,6 @@ def test_contained_static_files_never_leave_their_folders(tmp_path: Path) -> Non
                "app.js\x00", "link/secret.txt", "linkfile", "~/secret.txt", "", "."]
     for path in hostile:
         assert contained.lookup_path(path) == ("", None), path
-    # the upstream lookup this replaces (xlwings-server 1.20.0) reads the file outside its folder;
-    # if an upgrade fixes it, this line fails and the replacement may be reconsidered
-    upstream = OverridableStaticFiles(package_directory=package, user_directory=user)
-    assert Path(upstream.lookup_path("../outside/secret.txt")[0]).read_text() == "secret"
 
 
 def test_the_guard_knows_every_spelling_of_traversal() -> None:
@@ -639,8 +635,12 @@ def test_nan_infinity_and_absurd_numbers_become_findings(open_server: Served, un
 # ------------------------------------------------------------------------------------------
 
 def test_manifest_download_title_and_icons_are_the_add_ins_own(open_server: Served) -> None:
+    import importlib.util
+
     from PIL import Image
-    from xlwings_server.config import PACKAGE_DIR
+
+    spec = importlib.util.find_spec("xlwings_server")  # located, not imported (its import sets env vars)
+    PACKAGE_DIR = Path(list(spec.submodule_search_locations)[0])
 
     status, headers, body = raw(open_server.port, "GET", "/manifest/download")
     disposition = headers["content-disposition"]

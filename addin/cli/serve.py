@@ -303,11 +303,12 @@ def serve(
     os.environ.pop(TOKEN_ENV, None)  # only the hash goes on to the server
     if guard.has_token and not other_auth:
         os.environ["XLWINGS_AUTH_PROVIDERS"] = f'["{AUTH_PROVIDER}"]'
-    import xlwings
-
     try:
+        importlib.import_module("xlwings")  # with XLWINGS_ON_SERVER set, this alone checks the key
         importlib.import_module("xlwings.server")
-    except xlwings.XlwingsError as exc:  # LicenseError: missing, invalid or expired key
+    except Exception as exc:  # xlwings.LicenseError: missing, invalid or expired key
+        if type(exc).__name__ != "LicenseError":
+            raise
         fail(f"xlwings 许可密钥无效（{exc}）。非商业用途请设置 {LICENSE_ENV}=noncommercial；"
              "xlwings PRO 用户请检查密钥是否完整、是否过期。")
     import uvicorn
