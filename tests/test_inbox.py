@@ -268,6 +268,22 @@ def test_a_crash_in_the_middle_of_a_submission_leaves_neither_half(tmp_path: Pat
     assert sha(settings.folder / unit.filename) == sha(new)
 
 
+def test_codes_nobody_was_given_are_not_kept(tmp_path: Path) -> None:
+    """The codes list cannot be written (its folder is a file here): no unit keeps a code, and the
+    next run gives every unit one."""
+    settings = InboxSettings(tmp_path / "收文", tmp_path / "data" / "inbox.sqlite3")
+    settings.data_dir.mkdir(parents=True)
+    (settings.data_dir / "报送码").write_text("不是文件夹", encoding="utf-8")
+    register = write_register(tmp_path / "单位名单.xlsx", UNITS[:3])
+    with pytest.raises(InboxError, match="没有生成报送码"):
+        register_units(settings, register)
+    with sqlite3.connect(settings.database) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM units WHERE code_hash IS NOT NULL").fetchone()[0] == 0
+    (settings.data_dir / "报送码").unlink()
+    issued, file = register_units(settings, register)
+    assert file is not None and sorted(codes_from_file(file)) == sorted(u.name for u in UNITS[:3]) and len(issued) == 3
+
+
 def test_the_settings_keep_the_database_out_of_the_inbox(tmp_path: Path) -> None:
     config = tmp_path / "serve.toml"
     config.write_text('license_key = "x"\n[inbox]\nfolder = "收文"\ndatabase = "收文/inbox.sqlite3"\n', encoding="utf-8")
