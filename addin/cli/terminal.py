@@ -83,8 +83,9 @@ def shown(value: object, *, lines: bool = False, limit: int | None = MAX_FIELD) 
 
 def make_console(stderr: bool = False) -> Console:
     """The consoles of the command line. Emoji codes are off: a unit named “:warning:” prints as
-    those nine characters, not as a symbol the unit chose."""
-    return Console(stderr=stderr, emoji=False)
+    those nine characters, not as a symbol the unit chose. The automatic highlighter is off too:
+    it coloured brackets, slashes and digits inside names and paths as if they were Python."""
+    return Console(stderr=stderr, emoji=False, highlight=False)
 
 
 def _table() -> Table:
