@@ -207,3 +207,16 @@ def test_a_row_label_broken_at_the_page_end_is_joined() -> None:
     whole = [row("第 3 页", (1, "（三）不予公开"), (2, "8.属于行政查询事项"), (3, "0")),
              row("第 4 页", (1, "（四）无法提供"), (2, "1.本机关不掌握相关政府信息"), (3, "2"))]
     assert mend_seam(whole, 1) == whole
+
+
+def test_a_pdf_far_longer_than_a_report_is_refused_unread(tmp_path: Path) -> None:
+    """Pages are counted before any is read (a report has 3–15)."""
+    pdfium = pytest.importorskip("pypdfium2")
+    pdf = pdfium.PdfDocument.new()
+    for _ in range(150):
+        pdf.new_page(595, 842)
+    path = tmp_path / "很长.pdf"
+    pdf.save(str(path))
+    with pytest.raises(PublishedError) as info:
+        import_report(path)
+    assert info.value.code == "too_large" and "150 页" in info.value.reason
