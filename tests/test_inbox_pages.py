@@ -266,6 +266,28 @@ def test_a_unit_checks_fixes_submits_and_the_office_sums_what_the_command_line_s
             office.click("#nb-zip")
         with zipfile.ZipFile(got.value.path()) as z:
             assert {n: sha(z.read(n)) for n in z.namelist()} == {f"{unit.name}.xlsx": sha(fixed)}
+
+        # 7. history; a lost code reset on the page (the old one stops working); the unit withdraws
+        office.click(f"tr[data-unit='{unit.name}'] .nb-history-button")
+        office.wait_for_selector("tr.nb-history tbody tr")
+        assert office.eval_on_selector_all("tr.nb-history tbody tr", "rows => rows.map(r => r.dataset.state)") == ["current"]
+        other = UNITS[4]
+        office.on("dialog", lambda d: d.accept())
+        office.click(f"tr[data-unit='{other.name}'] .nb-reset-button")
+        office.wait_for_selector("#nb-new-code")
+        new_code = office.inner_text("#nb-new-code")
+        assert new_code != county.codes[other.name]
+        assert post(county.pages + "/withdraw", {"code": county.codes[other.name]})[0] == 403
+        status, body = post(county.pages + "/withdraw", {"code": new_code})
+        assert status == 409 and "没有在用的报送" in body["error"]  # the new code is recognised
+        page.on("dialog", lambda d: d.accept())
+        page.click("#nb-withdraw")
+        page.wait_for_function("document.getElementById('nb-submit-status').textContent.includes('已撤回')")
+        office.click("#nb-refresh")
+        office.wait_for_function(f"document.querySelector(\"tr[data-unit='{unit.name}'] td.nb-status\").textContent === '已撤回'")
+        office.emulate_media(media="print")  # printed, the board keeps its rows and drops its buttons
+        assert office.is_visible("#nb-board") and not office.is_visible("#nb-consolidate")
+        assert not office.is_visible(".nb-reset-button")
         assert errors == []
         browser.close()
         rows, files = rows_equal_files(county)
