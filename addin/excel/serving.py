@@ -5,9 +5,10 @@ large one request may be.
 Why a module of its own, below both doors: the command (``addin.cli.serve``) reads these from its
 TOML config file and refuses an unsafe start; the server (``addin.server.guard``) enforces them
 in every worker process. Workers are separate processes (``--workers N``), so the environment is
-the channel, and the names of that channel live here, once. The access token itself never enters
-the server's environment — only its SHA-256 — so a crash dump, ``/proc/<pid>/environ`` or a log
-of the environment does not give the token away.
+the channel, and the names of that channel live here, once. The access token itself is not handed
+on — only its SHA-256: the config file holds the hash, and a token given in ``NIANBAO_ACCESS_TOKEN``
+is hashed by the command and removed from the environment that worker processes, LibreOffice and
+anything else the server starts inherit.
 """
 
 from __future__ import annotations
