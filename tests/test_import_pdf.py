@@ -220,3 +220,26 @@ def test_a_pdf_far_longer_than_a_report_is_refused_unread(tmp_path: Path) -> Non
     with pytest.raises(PublishedError) as info:
         import_report(path)
     assert info.value.code == "too_large" and "150 页" in info.value.reason
+
+
+@pytest.mark.parametrize("angle,rotate", [(90, 270), (-90, 90)])
+def test_pages_stored_turned_and_shown_upright(lo_pdfs, tmp_path: Path, angle: int, rotate: int) -> None:  # type: ignore[no-untyped-def]
+    """A page whose content is drawn turned and shown upright with /Rotate (as some printers and
+    scanners' PDF tools store landscape pages): read as shown."""
+    pdfium = pytest.importorskip("pypdfium2")
+    path, want = lo_pdfs["文档2026"]
+    src, dst = pdfium.PdfDocument(str(path)), pdfium.PdfDocument.new()
+    for i in range(len(src)):
+        w, h = src[i].get_size()
+        content = src.page_as_xobject(i, dst).as_pageobject()
+        content.set_matrix(pdfium.PdfMatrix().rotate(angle).translate(*((0, w) if angle == 90 else (h, 0))))
+        page = dst.new_page(h, w)
+        page.insert_obj(content)
+        page.gen_content()
+        page.set_rotation(rotate)
+    turned = tmp_path / "转置.pdf"
+    dst.save(str(turned))
+    if shutil.which("pdftotext"):  # an independent reader shows it upright
+        assert _pages_of(turned)[0].split()[0].startswith("青禾县")
+    imported = import_report(turned)
+    assert imported.problems == [] and _same(imported.report.numbers, want) == {}

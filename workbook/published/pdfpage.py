@@ -401,11 +401,40 @@ def _glyphs(textpage: Any, height: float) -> tuple[list[Glyph], int]:
     return out, unmapped
 
 
+def _turn(glyphs: list[Glyph], segments: list[tuple[float, float, float, float]],
+          images: list[tuple[float, float, float, float]], width: float, height: float, rotation: int,
+          ) -> tuple[list[Glyph], list[tuple[float, float, float, float]], list[tuple[float, float, float, float]],
+                     tuple[float, float]]:
+    """Glyphs, strokes and pictures of a page turned clockwise by ``rotation`` degrees, in the
+    top-down coordinates of the page as it is shown."""
+    def point(x: float, y: float) -> tuple[float, float]:
+        if rotation == 90:
+            return height - y, x
+        if rotation == 180:
+            return width - x, height - y
+        return y, width - x
+
+    def box(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+        a, b = point(x0, y0), point(x1, y1)
+        return min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])
+
+    turned = []
+    for g in glyphs:
+        x0, top, x1, bottom = box(g.x0, g.top, g.x1, g.bottom)
+        turned.append(Glyph(g.ch, x0, x1, top, bottom))
+    strokes = [(*point(x0, y0), *point(x1, y1)) for x0, y0, x1, y1 in segments]
+    pictures = [box(*b) for b in images]
+    size = (height, width) if rotation in (90, 270) else (width, height)
+    return turned, strokes, pictures, size
+
+
 def read_page(pdf: Any, index: int) -> Page:
     """Lines outside tables and the tables' cells (with their text) of one page."""
     page = pdf[index]
     try:
-        width, height = page.get_size()
+        rotation = page.get_rotation() % 360
+        left, bottom, right, top = page.get_mediabox()
+        width, height = right - left, top - bottom  # unrotated: the space glyphs and paths are in
         textpage = page.get_textpage()
         try:
             glyphs, unmapped = _glyphs(textpage, height)
@@ -418,6 +447,9 @@ def read_page(pdf: Any, index: int) -> Page:
         paths.walk((raw.FPDFPage_GetObject(page.raw, i) for i in range(max(0, count))), None)
     finally:
         page.close()
+    if rotation in (90, 180, 270):  # a page shown turned (/Rotate): read it as it is shown
+        glyphs, paths.segments, paths.images, (width, height) = _turn(glyphs, paths.segments, paths.images, width,
+                                                                       height, rotation)
     pieces = find_pieces(edges_from(paths.segments), width, height) if paths.segments else []
     index_ = _CellIndex(pieces)
     inside: dict[tuple[int, int], list[Glyph]] = {}
