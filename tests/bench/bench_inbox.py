@@ -8,9 +8,12 @@ Against a real ``nianbao serve --units`` on loopback (N units, default 500), in 
   check     the 单位 page's check, one after another: upload → findings (nothing stored)
   submit    N submissions in a row: upload → checks → stored with its record → receipt
   submit×20 N resubmissions, 20 clients at a time (each replaces a file, which moves to history)
+  page      (with Playwright and Chromium) 50 files chosen on the 单位 page in a real browser: from
+            choosing the file to the findings on screen
 
-For each: throughput (files/s), median and 95th-percentile time from upload to findings, and the
-ratio to the command line's time per file measured in the same run. At the end: database rows =
+For each: throughput (files/s), median and 95th-percentile time from upload to findings, their
+ratio to the command line's time per file (``validate_paths`` on one file), and the throughput's
+ratio to ``nianbao validate`` on the whole folder, all measured in the same run. At the end: database rows =
 files in the inbox. Also printed: the time ``--units`` took to make and hash N codes.
 """
 
@@ -54,11 +57,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def line(label: str, times: list[float], wall: float, per_file_cli: float) -> str:
+def line(label: str, times: list[float], wall: float, per_file_cli: float, cli_rate: float) -> str:
     med, p95 = statistics.median(times) * 1000, percentile(times, 0.95) * 1000
     rate = len(times) / wall
     return (f"{label:<10} {len(times):>5} {rate:>8.1f}/s {med:>8.1f}ms {p95:>8.1f}ms "
-            f"{med / (per_file_cli * 1000):>8.1f}x {p95 / (per_file_cli * 1000):>8.1f}x")
+            f"{med / (per_file_cli * 1000):>8.1f}x {p95 / (per_file_cli * 1000):>8.1f}x {rate / cli_rate:>8.2f}x")
+
+
+def in_browser(pages: str, books: list[Path]) -> list[float]:
+    """Seconds from choosing each file on the 单位 page to its findings on screen ([] without
+    Playwright or Chromium)."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return []
+    if chromium is None:
+        return []
+    times = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(pages + "/")
+        for path in books:
+            page.evaluate("document.getElementById('nb-status').textContent = ''")
+            t0 = time.perf_counter()
+            page.set_input_files("#nb-file", str(path))
+            page.wait_for_function("document.getElementById('nb-status').textContent.startsWith('已检查')")
+            times.append(time.perf_counter() - t0)
+        browser.close()
+    return times
 
 
 def main() -> None:
@@ -82,6 +112,7 @@ def main() -> None:
     done = subprocess.run([*NIANBAO, "validate", "--json", str(books_dir)], capture_output=True, timeout=600)
     cli_wall = time.perf_counter() - start
     assert done.returncode == 0, done.stderr.decode()[-2000:]
+    cli_rate = n / cli_wall
 
     config = root / "serve.toml"
     config.write_text('license_key = "noncommercial"\n[inbox]\nfolder = "收文"\ndatabase = "数据/inbox.sqlite3"\n'
@@ -123,7 +154,7 @@ def main() -> None:
             for route, label in (("/check", "check"), ("/submit", "submit")):
                 t0 = time.perf_counter()
                 times = [call(client, route, i) for i in range(n)]
-                results.append(line(label, times, time.perf_counter() - t0, per_file))
+                results.append(line(label, times, time.perf_counter() - t0, per_file, cli_rate))
 
         def worker(k: int) -> list[float]:
             with httpx.Client(timeout=120) as client:
@@ -132,7 +163,10 @@ def main() -> None:
         t0 = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(AT_ONCE) as pool:
             times = [t for part in pool.map(worker, range(AT_ONCE)) for t in part]
-        results.append(line(f"submit×{AT_ONCE}", times, time.perf_counter() - t0, per_file))
+        results.append(line(f"submit×{AT_ONCE}", times, time.perf_counter() - t0, per_file, cli_rate))
+        shown = in_browser(pages, books[:50])
+        if shown:
+            results.append(line("page", shown, sum(shown), per_file, cli_rate))
     finally:
         proc.terminate()
         proc.wait(30)
@@ -147,7 +181,7 @@ def main() -> None:
     print(f"\n命令行基线：validate_paths 每个文件 中位 {per_file * 1000:.1f} ms（p95 {percentile(cli_times, 0.95) * 1000:.1f} ms）；"
           f"nianbao validate --json {n} 个文件 {cli_wall:.1f} s（{n / cli_wall:.1f} 个/s，含启动）")
     print(f"nianbao serve --units（生成并散列 {n} 个报送码）到可以服务：{startup:.1f} s；报送码文件 {codes_sheet} 行\n")
-    print(f"{'':<10} {'次数':>5} {'吞吐':>10} {'中位':>10} {'p95':>10} {'中位/基线':>9} {'p95/基线':>9}")
+    print(f"{'':<10} {'次数':>5} {'吞吐':>10} {'中位':>10} {'p95':>10} {'中位/基线':>9} {'p95/基线':>9} {'吞吐/命令行':>9}")
     for row in results:
         print(row)
     print(f"\n数据库记录 {len(rows)} 条，收文夹文件 {len(files)} 个，一一对应：{rows == files}")
