@@ -156,3 +156,25 @@ def test_audit_of_complete_reports_stays_clean(tmp_path: Path, cli: Cli) -> None
     proc = cli(["audit", str(folder)], tmp_path)
     assert proc.returncode == 0, proc.stdout
     assert "200/200" in proc.stdout and "0 份有未能录入的单元格" in proc.stdout
+
+
+def test_a_parent_is_not_compared_with_unknown_cells_of_its_children(tmp_path: Path) -> None:
+    """A county's report against its units: a unit whose Part 四 was not published leaves the
+    county's Part 四 cells unchecked (not a difference of the county's numbers minus 0)."""
+    from addin.county.audit import audit
+
+    folder = tmp_path / "县"
+    a, b = sample(unit="青禾县教育局", seed=55), sample(unit="青禾县民政局", seed=56)
+    county = sample(unit="青禾县人民政府", seed=57)
+    for key in county.cells:  # the county's report is the sum of its two units'
+        if key.startswith(("part3", "part4")):
+            county.cells[key] = str(int(a.cells[key]) + int(b.cells[key]))
+    _write(folder / "青禾县人民政府.txt", tab_dump(county))
+    _write(folder / "青禾县教育局.txt", tab_dump(a))
+    _write(folder / "青禾县民政局.txt", tab_dump(b, skip=("part4",)))
+    result = audit(sorted(folder.iterdir()), workers=0)
+    pc = result.parent
+    assert pc is not None and pc.parent.unit == "青禾县人民政府"
+    assert len(pc.not_compared) == 15 and all(c.startswith("part4") for c in pc.not_compared)
+    assert pc.diffs == []  # every cell that could be compared agrees
+    assert result.exit_code() == 1

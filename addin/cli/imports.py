@@ -235,7 +235,9 @@ def _print_audit(result: Audit) -> None:
         if len(pc.diffs) > MAX_ROWS:
             console.print(f"  …还有 {len(pc.diffs) - MAX_ROWS} 处未列出（用 --json 或 --xlsx 查看全部）")
     else:
-        console.print("  上级报告与下级合计一致。")
+        console.print("  上级报告与下级合计一致。" if not pc.not_compared else "  可核对的单元格中，上级报告与下级合计一致。")
+    if pc.not_compared:
+        console.print(f"  [red]另有 {len(pc.not_compared)} 个单元格未能核对：上级或下级的报告中有未能录入的数字（不按 0 计）。[/red]")
     for e, why in pc.excluded:
         console.print(f"  未计入：{shown(e.unit or e.path.name)}（{shown(why)}）")
     if pc.expected_from:

@@ -105,6 +105,8 @@ class ParentCheck:
     missing: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
     expected_from: str = ""
+    #: cells not compared: the parent's, or a child's, report has the cell (or a cell it sums) unknown
+    not_compared: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -273,14 +275,21 @@ def check_parent(parent: Entry, others: list[Entry], units: Path | None) -> Pare
             check.children.append(e)
     ed = prep.edition
     mine = prep.numbers
+    unknown = {cid for cid, v in prep.known().items() if v != v}  # NaN: unknown, not 0
     sums = {c.id: 0.0 for c in ed.cells if c.table in COMPARED_TABLES}
     for e in check.children:
         values = e.report.with_totals()  # type: ignore[union-attr]
+        known = e.report.known()  # type: ignore[union-attr]
         for cid in sums:
             sums[cid] += values[cid]
+            if known[cid] != known[cid]:
+                unknown.add(cid)
     for cell in ed.cells:
         cid = cell.id
         if cid not in sums:
+            continue
+        if cid in unknown:
+            check.not_compared.append(cid)
             continue
         a, b = mine[cid], sums[cid]
         if (math.isnan(a) or math.isnan(b)) or abs(a - b) > 1e-6:
@@ -309,7 +318,8 @@ def units_json(result: Audit) -> dict[str, Any]:
         "excluded": [{"unit": e.unit, "path": str(e.path), "why": why} for e, why in pc.excluded],
         "differences": [{"cell": d.cell, "table": d.table, "row": d.row, "column": d.column, "parent": _num(d.parent),
                          "children_sum": _num(d.children), "difference": _num(d.difference)} for d in pc.diffs],
-        "missing": pc.missing, "unlisted": pc.unlisted, "expected_from": pc.expected_from or None}
+        "missing": pc.missing, "unlisted": pc.unlisted, "expected_from": pc.expected_from or None,
+        "not_compared": pc.not_compared}
     out["parent_note"] = result.parent_note or None
     return out
 
