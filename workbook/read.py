@@ -19,6 +19,7 @@ import logging
 import traceback
 import zipfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -186,6 +187,16 @@ def _guess_edition(wb: GridSource) -> str | None:
     return None
 
 
+@cache
+def _usual_sheets() -> tuple[str, ...]:
+    """The sheets a report is read from, by their template names (every edition's)."""
+    names = [META_SHEET, NOTES_SHEET]
+    for key in EDITIONS:
+        ed = load_edition(key)
+        names += [ed.cover_sheet, *(t.sheet for t in ed.tables)]
+    return tuple(dict.fromkeys(names))
+
+
 def read_report(path: Path | str) -> Report:
     """Read one workbook. Raises ``ReadError`` with a Chinese reason for anything unreadable."""
     path = Path(path)
@@ -202,6 +213,7 @@ def read_report(path: Path | str) -> Report:
     with _sniff(path, data) as z:
         try:
             package = check_package(data, z)
+            package.check_sheets(_usual_sheets())
         except LimitError as exc:
             raise ReadError(path, exc.reason, exc.code) from None
         try:
