@@ -26,6 +26,7 @@ import logging
 import re
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -89,8 +90,9 @@ def inbox() -> Inbox:
         return _inbox()
     except InboxError:
         raise
-    except OSError as exc:
-        raise InboxError(f"收文夹或数据库无法打开（{exc.strerror or exc}）：请把这条提示转给信息化人员。", 503) from None
+    except (OSError, sqlite3.Error) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InboxError(f"收文夹或数据库无法打开（{why}）：请把这条提示转给信息化人员。", 503) from None
 
 
 def refuse(message: str, status: int = 400) -> JSONResponse:
@@ -196,8 +198,9 @@ async def unit_page(request: Request) -> Response:
         box: Inbox | None = inbox()
         problem = ""
         open_ = bool(box.units()) if box else False
-    except InboxError as exc:
-        box, problem, open_ = None, str(exc), False
+    except (InboxError, sqlite3.Error) as exc:
+        box, open_ = None, False
+        problem = str(exc) if isinstance(exc, InboxError) else "收文数据库无法读取，网上报送暂不可用。请把这条提示转给信息化人员。"
     return templates.TemplateResponse(request, "inbox/unit.html",
                                       {"base": BASE, "problem": problem, "open": open_,
                                        "year": box.settings.year if box else None})
