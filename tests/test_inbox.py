@@ -289,11 +289,14 @@ def test_the_settings_keep_the_database_out_of_the_inbox(tmp_path: Path) -> None
     config.write_text('license_key = "x"\n[inbox]\nfolder = "收文"\ndatabase = "收文/inbox.sqlite3"\n', encoding="utf-8")
     with pytest.raises(InboxError, match="不能放在收文夹"):
         load_settings(config)
-    config.write_text('[inbox]\nfolder = "收文"\ndatabase = "数据/inbox.sqlite3"\noffice_password = "p"\nyear = 2026\n',
-                      encoding="utf-8")
+    config.write_text('[inbox]\nfolder = "收文"\ndatabase = "数据/inbox.sqlite3"\noffice_password = "县政务公开办口令"\n'
+                      'year = 2026\n', encoding="utf-8")
     settings = load_settings(config)
     assert settings.folder == (tmp_path / "收文").resolve() and settings.database.parent == (tmp_path / "数据").resolve()
-    assert settings.year == 2026 and settings.office_password == "p"
+    assert settings.year == 2026 and settings.office_password == "县政务公开办口令"
+    config.write_text('[inbox]\noffice_password = "1234"\n', encoding="utf-8")
+    with pytest.raises(InboxError, match="太短"):
+        load_settings(config)
     config.write_text("[inbox]\nyear = \"二〇二六\"\n", encoding="utf-8")
     with pytest.raises(InboxError, match="整数"):
         load_settings(config)

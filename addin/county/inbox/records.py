@@ -66,10 +66,6 @@ class Submission:
         """The receipt number as printed."""
         return f"{self.id:06d}"
 
-    @property
-    def accepted(self) -> bool:
-        return self.state not in ("refused",)
-
     def to_json(self, with_findings: bool = False) -> dict[str, Any]:
         out = {"id": self.id, "number": self.number, "unit": self.unit, "received_at": self.received_at,
                "state": self.state, "state_label": STATES.get(self.state, self.state), "sha256": self.sha256,

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_ENV = "NIANBAO_CONFIG"
+#: Shortest office password accepted (attempts are limited too, see ``InboxSettings.attempts``).
+MIN_PASSWORD = 8
 
 
 class InboxError(Exception):
@@ -27,9 +29,6 @@ class InboxError(Exception):
 class RateLimited(InboxError):
     def __init__(self, minutes: int) -> None:
         super().__init__(f"尝试次数过多，请 {minutes} 分钟后再试。", 429)
-
-
-
 
 
 @dataclass(frozen=True)
@@ -78,9 +77,13 @@ def load_settings(config: Path | None) -> InboxSettings:
     folder, database = path("folder", "收文"), path("database", "inbox.sqlite3")
     if database.parent == folder or folder in database.parents:
         raise InboxError(f"数据库 {database} 不能放在收文夹 {folder} 里（收文夹中的每个文件都会被汇总）。")
+    password = str(table.get("office_password", ""))
+    if 0 < len(password) < MIN_PASSWORD:
+        raise InboxError(f"配置文件 {config} 的 [inbox] office_password 太短：至少 {MIN_PASSWORD} 个字符"
+                         "（它保护各单位的全部报送文件）。")
     year = table.get("year")
     try:
-        return InboxSettings(folder, database, str(table.get("office_password", "")), str(table.get("name", "")).strip(),
+        return InboxSettings(folder, database, password, str(table.get("name", "")).strip(),
                              int(year) if year not in (None, "") else None, int(table.get("attempts", 5)),
                              int(table.get("lockout_minutes", 15)))
     except (TypeError, ValueError):
