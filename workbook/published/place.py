@@ -13,15 +13,16 @@ Anything that does not fit is written to the log with its place, never guessed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbook.spec import Block, Edition, cell_id
 from workbook.values import Status, parse_number
 
 from .labels import FUZZY, Target, describe, index_for
-from .model import Image, Note, Para, Table, TCell, TRow
+from .model import Image, Note, Para, Table, TCell
 from .normalise import cell_value, is_blank, is_value, unit_of
+from .wrapped import join_wrapped
 
 
 @dataclass
@@ -105,13 +106,6 @@ class Header:
         return out
 
 
-MAX_JOIN = 12  # lines one label may be spread over (a vertical label: one character a line)
-
-
-def _glue(a: str, b: str) -> str:
-    return a.rstrip() + b.lstrip()
-
-
 class Placer:
     """Reads rows (from tables or rebuilt from paragraphs) into ``raw``, logging every decision."""
 
@@ -153,7 +147,7 @@ class Placer:
                 self.feed_stream(run)
                 run = []
             if isinstance(item, Table):
-                for row in (item.rows if item.grid else self.join_wrapped(item.rows)):
+                for row in (item.rows if item.grid else join_wrapped(item.rows, self.index)):
                     self.feed_row(list(row.cells), row.where, item.grid)
         if run:
             self.feed_stream(run)
@@ -174,84 +168,6 @@ class Placer:
             seen_value = seen_value or (not is_blank(text) and not labelish)
         if row:
             self.feed_row(row, row[0].where, False)
-
-    # --- labels wrapped over several lines (text without a grid) --------------------------------
-
-    def _known(self, text: str) -> list[Target]:
-        return self.index.lookup(text)[0]
-
-    @staticmethod
-    def _lone_label(row: TRow) -> str | None:
-        """The text of a row that holds one label cell and nothing else."""
-        filled = [c.text for c in row.cells if not is_blank(c.text)]
-        return filled[0] if len(filled) == 1 and not is_value(filled[0]) else None
-
-    @staticmethod
-    def _split(row: TRow) -> tuple[list[TCell], list[TCell]]:
-        """Leading label cells and the cells from the first value on."""
-        cells = [c for c in row.cells if not is_blank(c.text)]
-        k = next((i for i, c in enumerate(cells) if is_value(c.text)), len(cells))
-        return cells[:k], cells[k:]
-
-    def join_wrapped(self, rows: list[TRow]) -> list[TRow]:
-        """Rejoin what a text layout broke apart: a label wrapped onto the next line (“（二）部分公开
-        （区分处理的，只计这一情形，不” / “计其他情形）”), a vertical label printed one character per
-        line, a row label on one line with its numbers on the next. Lines are joined only when the
-        joined label is one the spec prints and the fragment alone is not — never by position."""
-        out: list[TRow] = []
-        i = 0
-        while i < len(rows):
-            row = rows[i]
-            label = self._lone_label(row)
-            if label is not None and not self._known(label):
-                text, j, joined = label, i + 1, None
-                while j < len(rows) and j - i <= MAX_JOIN:
-                    more = self._lone_label(rows[j])
-                    if more is not None:
-                        text, j = _glue(text, more), j + 1
-                        if self._known(text):
-                            joined = (TRow((TCell(text, row.where),), row.where), j)
-                            break
-                        continue
-                    labels, values = self._split(rows[j])
-                    if len(labels) <= 1 and values:
-                        whole = _glue(text, labels[0].text) if labels else text
-                        if self._known(whole):
-                            joined = (TRow((TCell(whole, row.where), *values), row.where), j + 1)
-                    break
-                if joined is not None:
-                    row, i = joined
-                    label = self._lone_label(row)
-                else:
-                    out.append(row)
-                    i += 1
-                    continue
-            else:
-                i += 1
-                row, i = self._join_below(row, rows, i)
-            if label is not None and i < len(rows) and any(t.role == "row" for t in self._known(label)):
-                labels, values = self._split(rows[i])
-                if not labels and values:  # a leaf label alone on its line, its numbers on the next
-                    row = TRow((*row.cells, *values), row.where)
-                    i += 1
-            out.append(row)
-        return out
-
-    def _join_below(self, row: TRow, rows: list[TRow], i: int) -> tuple[TRow, int]:
-        """A row whose label is cut short, with its numbers, followed by the rest of the label on
-        the next lines (a label wrapped in a narrow column, the numbers on its first line)."""
-        labels, values = self._split(row)
-        if len(labels) != 1 or not values or self._known(labels[0].text):
-            return row, i
-        text, j = labels[0].text, i
-        while j < len(rows) and j - i < MAX_JOIN:
-            more = self._lone_label(rows[j])
-            if more is None:
-                break
-            text, j = _glue(text, more), j + 1
-            if self._known(text):
-                return TRow((replace(labels[0], text=text), *values), row.where), j
-        return row, i
 
     # --- one row ------------------------------------------------------------------------------
 
