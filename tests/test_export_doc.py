@@ -207,3 +207,17 @@ def test_docx_opens_in_a_word_processor(soffice: str, exported: dict[str, Any], 
     numbers = [float(x) for x in new_row.split() if re.fullmatch(r"\d+(\.\d+)?", x)]
     block = ed.table("part3").blocks[0]
     assert numbers == [exported["numbers"][f"part3.main.new.{c.key}"] for c in block.columns]
+
+
+def test_control_characters_in_cells_do_not_stop_the_word_export(tmp_path: Path) -> None:
+    """A unit name or text pasted with control characters (from a web system or a script) still
+    exports: the invisible characters are left out, every visible one is kept."""
+    report = read_report(UNIT)
+    report = dataclasses.replace(report, cover={**report.cover, "unit_name": "青禾县\x07交通\x1b运输局"},
+                                 texts={**report.texts, "problems": "问题\x00一：公开\x0b不及时。\n第二段，问题较多，需要认真改进。"})
+    path = write_report(report, tmp_path / "控制字符.xlsx")
+    doc = Document(str(export_docx(path, tmp_path / "控制字符.docx")))
+    paragraphs = [p.text for p in doc.paragraphs]
+    assert "问题一：公开不及时。" in paragraphs
+    assert doc.core_properties.author == "青禾县交通运输局"
+    assert not any(ch in "".join(paragraphs) for ch in "\x00\x07\x0b\x1b")

@@ -40,7 +40,7 @@ from workbook.values import format_number
 
 from addin.county.model import (BOARD_SHEET, CHART_SHEET, DETAIL_FIXED, DETAIL_HEAD, DETAIL_HEAD_ROWS, DETAIL_SHEET,
                                 STATUS, USED, ConsolidationResult, Source, derivation, input_ids, row_blocks)
-from addin.publish.safety import neutralise
+from addin.publish.safety import neutralise, xml_text
 from addin.county.unitfile import sheet_parts
 
 
@@ -63,7 +63,6 @@ DETAIL_SCALE = 60
 RESULTS_FITS = (Fit(8, 10), Fit(6, 8), Fit(10, 24), Fit(8, 20), Fit(8, 20), Fit(6, 12), Fit(6, 12), Fit(20, 50),
                 Fit(10, 30), Fit(10, 24), Fit(10, 22), Fit(10, 30), Fit(10, 24))
 RESULTS_WRAPPED = (3, 4, 7, 8, 11)
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -491,7 +490,7 @@ def _detail_pages(ws: Any, widths: list[float], cols: list[tuple[str, str, str, 
 
 
 def _text_xml(ref: str, text: str, style: str) -> str:
-    text = _ILLEGAL.sub("\ufffd", text)[:32767].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = xml_text(text, "\ufffd")[:32767].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 

@@ -22,6 +22,7 @@ from workbook.atomic import atomic_path, write_text_atomic
 from workbook.layout import TABLE_TOP, layout_for, stretch
 
 from addin.publish.data import ExportData, output_path, part_order, prepare
+from addin.publish.safety import xml_text
 
 FRAGMENT_SUFFIX = "-片段"
 EMPTY_TEXT = "（未填写）"
@@ -207,7 +208,7 @@ def _docx(data: ExportData):  # type: ignore[no-untyped-def]  # python-docx has 
         rfonts.set(qn("w:eastAsia"), east_asia)
 
     def run(par, text: str, size: float, bold: bool = False, east_asia: str = "宋体", red: bool = False):  # type: ignore[no-untyped-def]
-        r = par.add_run(text)
+        r = par.add_run(xml_text(text))
         r.font.size, r.font.bold = Pt(size), bold
         if red:
             r.font.color.rgb = RGBColor(0xC0, 0, 0)
@@ -222,8 +223,8 @@ def _docx(data: ExportData):  # type: ignore[no-untyped-def]  # python-docx has 
     text_width = 21 - 2 * 1.8
     fonts(doc.styles["Normal"].element, "宋体")
     doc.styles["Normal"].font.size = Pt(12)
-    doc.core_properties.title = data.title
-    doc.core_properties.author = data.report.unit
+    doc.core_properties.title = xml_text(data.title)
+    doc.core_properties.author = xml_text(data.report.unit)
     head = doc.styles["Heading 1"]
     head.font.color.rgb, head.font.size, head.font.bold = RGBColor(0, 0, 0), Pt(14), True
     fonts(head.element, "黑体")
@@ -240,14 +241,14 @@ def _docx(data: ExportData):  # type: ignore[no-untyped-def]  # python-docx has 
     texts = {t.key: t.label for t in data.edition.texts}
     for kind, key in part_order(data.edition):
         if kind == "text":
-            doc.add_paragraph(texts[key], style="Heading 1")
+            doc.add_paragraph(xml_text(texts[key]), style="Heading 1")
             for para in _paragraphs(data.report.texts.get(key, "")):
                 p = doc.add_paragraph()
                 p.paragraph_format.first_line_indent = Pt(24)
                 run(p, para, 12)
             continue
         grid = table_grid(data, key)
-        doc.add_paragraph(grid.title, style="Heading 1")
+        doc.add_paragraph(xml_text(grid.title), style="Heading 1")
         table = doc.add_table(rows=len(grid.rows), cols=grid.width)
         table.style = "Table Grid"
         table.alignment = WD_TABLE_ALIGNMENT.CENTER

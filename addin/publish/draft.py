@@ -34,6 +34,8 @@ from workbook.report import Report
 from workbook.spec import cell_id
 from workbook.values import format_number
 
+from addin.publish.safety import xml_text
+
 TEXT_KEY = "overview"
 MAX_CELL_CHARS = 32767
 #: How the data paragraph is found again: the year (or 本年度), a short subject, then the phrase.
@@ -41,7 +43,6 @@ DATA_PARAGRAPH = re.compile(r"^\s*(?:\d{4}\s*年度?|本年度?)，[^，。；;,
 _ENUM = re.compile(r"^（[一二三四五六七八九十]+）")
 _NOTE = re.compile(r"（[^（）]*）$")
 _REGION = re.compile(r"(县|区|市|旗)(?:人民政府)?$")
-_BAD_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -193,7 +194,7 @@ def _set_inline(sheet_xml: bytes, ref: str, text: str) -> bytes:
 def write_overview(path_in: Path, path_out: Path, text: str) -> Path:
     """Write ``text`` into the 一、总体情况 cell of a copy of ``path_in`` at ``path_out`` (which may
     be ``path_in`` itself), atomically, after checking the copy reads back with nothing else changed."""
-    text = _BAD_XML.sub("", text)
+    text = xml_text(text)
     if len(text) > MAX_CELL_CHARS:
         raise DraftError(f"“一、总体情况”超过 Excel 单元格的 {MAX_CELL_CHARS} 字上限")
     before = read_report(path_in)

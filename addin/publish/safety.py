@@ -87,4 +87,17 @@ def safe_name(name: str, fallback: str = "文件", *, strip_path: bool = True) -
     return base[:120]
 
 
-__all__ = ["FORMULA_STARTS", "TEXT_PREFIX", "cell_value", "is_formula_like", "neutralise", "safe_name"]
+#: Characters an XML document (an .xlsx sheet, a .docx body) cannot hold at all: C0 controls other
+#: than tab and line breaks, lone surrogates and the two non-characters.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(text: str, replacement: str = "") -> str:
+    """Text that an XML part can hold: a clerk's cell may carry a control character (pasted from a
+    web system, typed by a script), and python-docx, xlsxwriter or a hand-written sheet would
+    otherwise refuse the whole document or write one Excel cannot open. What is removed was never
+    visible text."""
+    return _NOT_XML.sub(replacement, text)
+
+
+__all__ = ["FORMULA_STARTS", "TEXT_PREFIX", "cell_value", "is_formula_like", "neutralise", "safe_name", "xml_text"]
