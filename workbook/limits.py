@@ -364,10 +364,10 @@ def _segments(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
 
 
 def _small_cells(data: bytes, info: zipfile.ZipInfo) -> tuple[bytes, int, int] | None:
-    """The cells' XML of a sheet whose cells end within its first ``_SHEET_CHUNK`` bytes, in one
-    inflater call (the common case: a report's sheet), as (inflated bytes, start, end) — no copy —
-    or None when the streamed path must decide (a larger sheet, a prefix, a comment or CDATA
-    section, anything unusual)."""
+    """The cells' XML of a sheet whose cells end within its first ~``_SHEET_CHUNK`` bytes (the
+    common case: a report's sheet), inflated a few KB at a time and no further than the end of the
+    cells, as (inflated bytes, start, end) — no copy — or None when the streamed path must decide
+    (a larger sheet, a prefix, a comment or CDATA section, anything unusual)."""
     if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
         return None
     at = info.header_offset
@@ -375,14 +375,28 @@ def _small_cells(data: bytes, info: zipfile.ZipInfo) -> tuple[bytes, int, int] |
         return None
     name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
     start = at + 30 + name_len + extra_len
+    inflater = zlib.decompressobj(-15)
+    size = 4 * KIB  # most of a report's sheets end their cells within 4 KB; then 8, 16 KB at most
     try:
-        out = zlib.decompressobj(-15).decompress(memoryview(data)[start:start + info.compress_size], _SHEET_CHUNK)
+        out = inflater.decompress(memoryview(data)[start:start + info.compress_size], size)
+        while out.find(b"</sheetData", max(0, len(out) - size - 12)) < 0:
+            if len(out) >= _SHEET_CHUNK or inflater.eof or not inflater.unconsumed_tail:
+                return None
+            size *= 2
+            out += inflater.decompress(inflater.unconsumed_tail, size)
     except zlib.error:
         return None
     begin = out.find(b"<sheetData>")
     end = out.find(b"</sheetData>", begin) if begin >= 0 else -1
-    if end < 0 or out.find(b"<!", begin, end) >= 0:
+    if end < 0:
         return None
+    # a comment or CDATA section ("<!") among the cells: the streamed path takes them out. "!" is
+    # rare in cells and found fast; "<" (any tag) would stop a search for "<!" at every tag
+    bang = out.find(b"!", begin, end)
+    while bang >= 0:
+        if out[bang - 1] == 0x3C:  # "<"
+            return None
+        bang = out.find(b"!", bang + 1, end)
     return out, begin, end
 
 

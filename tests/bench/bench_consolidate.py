@@ -237,17 +237,23 @@ def main() -> None:
         base_2000 = base_res["ms_per_unit"] * 2000 / 1000
         print(f"基线（openpyxl 逐个读 + 逐个 pandera 校验）：{base_res['ms_per_unit']:.1f} ms/单位，"
               f"{n_base} 个实测 → 2,000 个 {base_2000:.1f} s" + ("" if n_base == 2000 else "（按实测外推）"))
+        # the trees take turns, run after run, so that a change in the machine's load hits all alike
+        reads: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
+        runs: dict[tuple[Path, int], list[dict[str, float]]] = {(tree, n): [] for tree in trees for n in sizes}
+        for _ in range(a.repeat):
+            for tree in trees:
+                reads[tree].append(run_child(["--child", "read", str(listing), str(min(500, max(sizes)))], tree))
+                for n in sizes:
+                    runs[tree, n].append(run_child(["--workers", str(a.workers), "--child", "consolidate", str(listing),
+                                                    str(n), str(work / f"汇总-{n}.xlsx")], tree))
         per_tree: dict[Path, dict[Any, dict[str, float]]] = {}
         for tree in trees:
             print(f"—— 代码：{tree}")
             rows: dict[Any, dict[str, float]] = {}
-            reads = [run_child(["--child", "read", str(listing), str(min(500, max(sizes)))], tree) for _ in range(a.repeat)]
-            rows["read"] = r = sorted(reads, key=lambda x: x["ms_per_file"])[len(reads) // 2]
+            rows["read"] = r = sorted(reads[tree], key=lambda x: x["ms_per_file"])[len(reads[tree]) // 2]
             print(f"读取一个文件（read_report）：{r['ms_per_file']:.3f} ms")
             for n in sizes:
-                runs = [run_child(["--workers", str(a.workers), "--child", "consolidate", str(listing), str(n),
-                                   str(work / f"汇总-{n}.xlsx")], tree) for _ in range(a.repeat)]
-                rows[n] = r = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]
+                rows[n] = r = sorted(runs[tree, n], key=lambda x: x["seconds"])[len(runs[tree, n]) // 2]
                 print(f"N={n:>6}：{r['seconds']:.2f} s，{r['ms_per_unit']:.3f} ms/单位（读取与校验 {r['读取与校验']:.2f} s，"
                       f"判定与合计 {r['判定与合计']:.2f} s，写出 {r['写出']:.2f} s）；峰值内存：主进程 {r['rss_self_mb']:.0f} MB，"
                       f"工作进程 {r['rss_workers_mb']:.0f} MB；汇总表 {r['summary_mb']:.1f} MB")
