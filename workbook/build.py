@@ -23,7 +23,7 @@ from xlsxwriter.worksheet import Worksheet
 from .atomic import atomic_path
 from .layout import (CHECK_SHEET, META_SHEET, NOTES_HEADER, NOTES_ROWS, NOTES_SHEET, RESULTS_SHEET,
                      TEMPLATE_VERSION, Layout, TableLayout, a1, col_letter, layout_for, quote_sheet, stretch)
-from .livecheck import live_checks, refs
+from .livecheck import LiveCheck, live_checks, refs
 from .paper import line_count, row_height, set_widths, setup_page
 from .report import SOURCES, Report, derive_totals, spreadsheet_number
 from .spec import EDITIONS, KIND_LABELS, Edition, load_edition
@@ -317,9 +317,30 @@ def _names(wb: xlsxwriter.Workbook, lay: Layout, tl: TableLayout) -> None:
         wb.define_name(f"NB_{tl.table.key.upper()}_{tag}_{counters[role]}", f"={quote_sheet(tl.table.sheet)}!{ref}")
 
 
+def _cells_of(chk: LiveCheck) -> set[str]:
+    """The cells a live check's formula refers to (read off the formula it builds)."""
+    seen: set[str] = set()
+
+    def record(cells: tuple[str, ...]) -> str:
+        seen.update(cells)
+        return "0"
+
+    chk.expr(record)
+    return seen
+
+
 def _write_live_checks(wb: xlsxwriter.Workbook, lay: Layout, values: dict[str, float], fmt: _Formats,
-                       sheets: dict[str, Worksheet], opts: BuildOptions) -> None:
+                       sheets: dict[str, Worksheet], opts: BuildOptions, report: Report) -> None:
+    """The rules as formulas on a hidden sheet and as conditional formats on the cells they mark.
+
+    An imported report may have cells the import could not place (``report.unknown``): they are
+    empty in the workbook, and a spreadsheet would count them as 0 and paint their rules red. A
+    place whose formula refers to an unknown cell — or to a total over one — is left out, as the
+    Python checks leave it out (“未能核查”), so Excel and WPS never show a false error either."""
     checks = live_checks(lay.edition.key)
+    if report.unknown:
+        unknown = {cid for cid, v in report.known().items() if v != v}  # NaN: unknown or summed from one
+        checks = tuple(chk for chk in checks if not (_cells_of(chk) & unknown))
     ws = wb.add_worksheet(CHECK_SHEET)
     ws.write_row(0, 0, ["规则", "单元格", "不通过"])
     for i, chk in enumerate(checks, start=1):
@@ -417,7 +438,7 @@ def write_report(report: Report, path: Path, options: BuildOptions | None = None
     setup_page(results, repeat_rows=(0, 0))
     if extra is not None:
         extra(wb, fmt)
-    _write_live_checks(wb, lay, values, fmt, sheets, opts)
+    _write_live_checks(wb, lay, values, fmt, sheets, opts, report)
     _write_meta(wb.add_worksheet(META_SHEET), lay, report, opts)
     wb.define_name("NB_EDITION", f"={META_SHEET}!$B$2")
     wb.close()
