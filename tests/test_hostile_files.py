@@ -3,7 +3,7 @@
 Every hostile file is made here, from a real unit workbook, small on disk: one cell at
 ``XFD1048576`` (the 29 KB file that made the reader ask for 512 GiB), one at ``AZ1048576``, a
 quarter of a million rows, cells placed without references, a cell hidden behind a fake end of
-the cells, prefixed cells, 300 MB of whitespace declared honestly and the same declared as 9 KB,
+the cells (in a comment, in a processing instruction), prefixed cells, 300 MB of whitespace declared honestly and the same declared as 9 KB,
 a shared-strings bomb, thousands of parts, hundreds of sheets. Whatever reads them runs in a subprocess with an
 address-space limit, so that a regression fails a test instead of taking pytest down; memory is
 the peak resident size of the command and its workers, as the kernel counts it.
@@ -168,6 +168,8 @@ def hostile_files(folder: Path, src: Path) -> dict[str, tuple[Path, str]]:
             b'<row r="999">' + b"<c><v>1</v></c>" * 3000 + b"</row>" + b"<row><c><v>1</v></c></row>" * 3000)}), area),
         "hidden_end": (repack(src, folder / "hidden_end.xlsx", {meta: before_end(
             b"<!-- </sheetData> -->" + one_cell("XFD1048576"))}), area),
+        "hidden_end_pi": (repack(src, folder / "hidden_end_pi.xlsx", {meta: before_end(
+            b"<?x </sheetData> ?>" + one_cell("XFD1048576"))}), area),
         "prefixed": (repack(src, folder / "prefixed.xlsx", {meta: before_end(
             b'<x:row xmlns:x="urn:x" r="1048576"><x:c r="XFD1048576"><x:v>1</x:v></x:c></x:row>')}), area),
         "spaces_honest": (repack(src, folder / "spaces_honest.xlsx", stream={meta: whitespace_sheet(src, meta, 300)}), too_big),
@@ -251,7 +253,7 @@ def chinese(text: str) -> bool:
 # 1. The checks before the reader
 # ------------------------------------------------------------------------------------------
 
-KINDS = ["meta_XFD1048576", "table_AZ1048576", "long_sheet", "no_references", "hidden_end", "prefixed",
+KINDS = ["meta_XFD1048576", "table_AZ1048576", "long_sheet", "no_references", "hidden_end", "hidden_end_pi", "prefixed",
          "spaces_honest", "spaces_liar", "strings_bomb", "many_parts", "many_sheets"]
 
 

@@ -314,7 +314,7 @@ def _raw_chunks(raw: memoryview, method: int, size: int) -> Iterator[bytes]:
 # A sheet's farthest cell
 # --------------------------------------------------------------------------------------------
 
-_HIDDEN = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>", re.DOTALL)
+_HIDDEN = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", re.DOTALL)
 _SHEET_DATA = re.compile(rb"<(?:[\w.-]+:)?sheetData[\s/>]")
 _SHEET_DATA_END = re.compile(rb"</(?:[\w.-]+:)?sheetData\s*>")
 #: A cell tag that does not start with a small ``r`` (row < 1000, column ≤ ZZ), or a cell tag with
@@ -329,14 +329,15 @@ _REF = re.compile(rb"([A-Za-z]*)([0-9]+)")
 
 def _segments(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
     """The sheet's XML from its cells' start to their end, in pieces that each end before a ``<``
-    (so no tag is cut in two), with comments and CDATA sections taken out: the reader skips them,
-    so a ``</sheetData>`` or a cell tag inside one must not end or widen the scan. The reader stops
+    (so no tag is cut in two), with comments, CDATA sections and processing instructions taken
+    out: the reader skips them, so a ``</sheetData>`` or a cell tag inside one must not end or widen
+    the scan. The reader stops
     at the end of the cells too."""
     carry = b""
     started = False
     for chunk in _inflate(data, info, MAX_SHEET_XML, _SHEET_CHUNK):
         buf = carry + chunk if carry else chunk
-        if b"<!" in buf:
+        if b"<!" in buf or b"<?" in buf:
             buf = _HIDDEN.sub(b" ", buf)
         if not started:
             at = buf.find(b"sheetData")  # a plain search first: the pattern alone tries every "<"
@@ -347,7 +348,8 @@ def _segments(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
             if buf[m.end() - 1:m.end()] == b"/":
                 return  # <sheetData/>: no cells
             buf, started = buf[m.start():], True
-        unfinished = buf.find(b"<!")  # a comment or CDATA section that goes on in the next chunk
+        # a comment, CDATA section or processing instruction that goes on in the next chunk
+        unfinished = min((at for at in (buf.find(b"<!"), buf.find(b"<?")) if at >= 0), default=-1)
         cut = unfinished if unfinished >= 0 else buf.rfind(b"<")
         piece, carry = (buf[:cut], buf[cut:]) if cut > 0 else (b"", buf)
         if len(carry) > MAX_GAP:
@@ -390,13 +392,15 @@ def _small_cells(data: bytes, info: zipfile.ZipInfo) -> tuple[bytes, int, int] |
     end = out.find(b"</sheetData>", begin) if begin >= 0 else -1
     if end < 0:
         return None
-    # a comment or CDATA section ("<!") among the cells: the streamed path takes them out. "!" is
-    # rare in cells and found fast; "<" (any tag) would stop a search for "<!" at every tag
-    bang = out.find(b"!", begin, end)
-    while bang >= 0:
-        if out[bang - 1] == 0x3C:  # "<"
-            return None
-        bang = out.find(b"!", bang + 1, end)
+    # a comment, CDATA section or processing instruction ("<!", "<?") among the cells: the streamed
+    # path takes them out. "!" and "?" are rare in cells and found fast; "<" (any tag) would stop a
+    # search for "<!" at every tag
+    for mark in (b"!", b"?"):
+        at = out.find(mark, begin, end)
+        while at >= 0:
+            if out[at - 1] == 0x3C:  # "<"
+                return None
+            at = out.find(mark, at + 1, end)
     return out, begin, end
 
 
