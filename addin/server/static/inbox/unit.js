@@ -5,13 +5,7 @@
 
 (() => {
   const base = document.body.dataset.base;
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, text, cls) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  };
+  const { $, el } = window.nbDom;
   let chosen = null; // the File the clerk picked; sent again for each download (nothing is kept)
   let checked = null; // the last check's answer
 
