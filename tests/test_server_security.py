@@ -65,7 +65,9 @@ def raw(port: int, method: str, target: bytes | str, headers: dict[str, str] | N
         body: bytes = b"", timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
     """One request written byte for byte on a socket (the path exactly as given); (status, headers, body)."""
     target = target.encode("latin-1") if isinstance(target, str) else target
-    head = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1:%d" % port, b"Connection: close"]
+    head = [method.encode() + b" " + target + b" HTTP/1.1", b"Connection: close"]
+    if not any(k.lower() == "host" for k in (headers or {})):
+        head.append(b"Host: 127.0.0.1:%d" % port)
     for k, v in (headers or {}).items():
         head.append(f"{k}: {v}".encode("latin-1"))
     if body or method == "POST":
@@ -400,7 +402,7 @@ def call(app: Any, scope: dict[str, Any], chunks: list[bytes] | None = None) -> 
 def scope(peer: str | None, path: str = "/manifest", method: str = "GET", headers: dict[str, str] | None = None) -> dict[str, Any]:
     return {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
             "client": (peer, 50000) if peer else None,
-            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {"host": "nianbao.example.gov.cn"}).items()]}
+            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {"host": "127.0.0.1:8000"}).items()]}
 
 
 def test_the_guard_decides_on_the_peer_address_not_on_what_the_client_claims() -> None:
@@ -412,7 +414,7 @@ def test_the_guard_decides_on_the_peer_address_not_on_what_the_client_claims() -
              (None, {}, True)]  # a Unix socket: this computer
     for peer, extra, allowed in cases:
         inner = Recorder()
-        status, body = call(guard.Guard(inner, allow), scope(peer, headers={"host": "h", **extra}))
+        status, body = call(guard.Guard(inner, allow), scope(peer, headers={"host": "127.0.0.1:8000", **extra}))
         assert (status == 200) == allowed and inner.reached == allowed, (peer, extra)
         if not allowed:
             assert "不在允许范围内" in json.loads(body)["detail"]
@@ -420,8 +422,29 @@ def test_the_guard_decides_on_the_peer_address_not_on_what_the_client_claims() -
     for forwarded, allowed in (("10.9.3.4", True), ("10.8.0.1", False),
                                ("10.9.3.4, 10.8.0.1", False),  # the client wrote the left part itself
                                ("10.8.0.1, 10.9.3.4, 127.0.0.1", True), ("", False)):
-        status, _ = call(guard.Guard(Recorder(), proxied), scope("127.0.0.1", headers={"host": "h", "x-forwarded-for": forwarded}))
+        status, _ = call(guard.Guard(Recorder(), proxied), scope("127.0.0.1", headers={"host": "127.0.0.1:8000", "x-forwarded-for": forwarded}))
         assert (status == 200) == allowed, forwarded
+
+
+def test_a_request_by_a_name_that_is_not_the_servers_is_refused(open_server: Served) -> None:
+    """DNS rebinding: a page at evil.example that points its name at this server makes the clerk's
+    browser send ``Host: evil.example``. Refused on every route (also pages that take no token),
+    before anything else runs; an address, a loopback name or a configured name is answered."""
+    for method, path in (("GET", "/manifest"), ("POST", "/nianbao/inbox/check"), ("GET", "/static/js/nianbao.js")):
+        status, _, body = raw(open_server.port, method, path, {"Host": "evil.example:%d" % open_server.port,
+                                                                "Origin": "http://evil.example:%d" % open_server.port}, b"")
+        assert status == 421 and "hosts" in detail(body), path
+    for host in (f"127.0.0.1:{open_server.port}", f"localhost:{open_server.port}", f"[::1]:{open_server.port}"):
+        status, _, _ = raw(open_server.port, "GET", "/manifest", {"Host": host}, b"")
+        assert status == 200, host
+
+
+def test_configured_host_names_and_origins_are_answered() -> None:
+    request = scope("10.1.2.3", headers={"host": "nianbao.county.gov.cn"})
+    assert call(guard.Guard(Recorder(), ServerSettings()), request)[0] == 421
+    assert call(guard.Guard(Recorder(), ServerSettings(hosts=("nianbao.county.gov.cn",))), request)[0] == 200
+    assert call(guard.Guard(Recorder(), ServerSettings(origins=("https://nianbao.county.gov.cn",))), request)[0] == 200
+    assert call(guard.Guard(Recorder(), ServerSettings()), scope("10.1.2.3", headers={"host": "10.1.0.9:8000"}))[0] == 200
 
 
 # ------------------------------------------------------------------------------------------
@@ -451,7 +474,7 @@ def test_configured_origins_may_post(monkeypatch: pytest.MonkeyPatch) -> None:
     """Office Scripts run on Microsoft's domains: IT lists them in ``origins`` (or xlwings' CORS setting)."""
     settings = ServerSettings(origins=("https://excel.officeapps.live.com",))
     post = scope("127.0.0.1", "/xlwings/custom-scripts-call/validate", "POST",
-                 {"host": "nianbao.example.gov.cn", "origin": "https://excel.officeapps.live.com"})
+                 {"host": "127.0.0.1:8000", "origin": "https://excel.officeapps.live.com"})
     assert call(guard.Guard(Recorder(), settings), post)[0] == 200
     assert call(guard.Guard(Recorder(), ServerSettings()), post)[0] == 403
     monkeypatch.setenv("XLWINGS_CORS_ALLOW_ORIGINS", '["https://excel.officeapps.live.com"]')

@@ -95,6 +95,8 @@ class ServeConfig:
     token_sha256: str = ""
     #: Web origins besides the server's own that may post (Office Scripts, Excel on the web).
     origins: tuple[str, ...] = ()
+    #: Other names the clerks' browsers call the server by (a DNS alias, a proxy's public name).
+    hosts: tuple[str, ...] = ()
     max_request_mb: str = ""
     upload_max_mb: str = ""
     upload_total_mb: str = ""
@@ -145,6 +147,7 @@ def server_settings(cfg: ServeConfig) -> ServerSettings:
         trusted_proxies=parse_networks(proxies, "trusted_proxies"),
         token_sha256=sha,
         origins=tuple(normalise_origin(o) for o in cfg.origins if o.strip()),
+        hosts=tuple(h.strip().lower() for h in cfg.hosts if h.strip()),
         request_max_bytes=megabytes(os.environ.get(REQUEST_MB_ENV) or cfg.max_request_mb, DEFAULT_REQUEST_MB,
                                     "max_request_mb"))
     return ServerSettings.from_env(settings.to_env())  # the same checks as every worker makes

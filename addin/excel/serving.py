@@ -30,6 +30,8 @@ TOKEN_HASH_ENV = "NIANBAO_TOKEN_SHA256"
 #: command only, hashed, and removed before the server starts.
 TOKEN_ENV = "NIANBAO_ACCESS_TOKEN"
 ORIGINS_ENV = "NIANBAO_ORIGINS"
+#: Extra host names the server answers to (besides its own name, its addresses and ``hostname``).
+HOSTS_ENV = "NIANBAO_HOSTS"
 REQUEST_MB_ENV = "NIANBAO_REQUEST_MAX_MB"
 #: The name of the xlwings Server auth provider (``addin/server/auth/nianbao``).
 AUTH_PROVIDER = "nianbao"
@@ -99,6 +101,8 @@ class ServerSettings:
     token_sha256: str = ""
     origins: tuple[str, ...] = ()
     request_max_bytes: int = int(DEFAULT_REQUEST_MB * 1024 * 1024)
+    #: Extra names a browser may call the server by (a DNS alias, the proxy's public name).
+    hosts: tuple[str, ...] = ()
 
     @property
     def has_token(self) -> bool:
@@ -112,6 +116,7 @@ class ServerSettings:
             TOKEN_HASH_ENV: self.token_sha256,
             ORIGINS_ENV: ",".join(self.origins),
             REQUEST_MB_ENV: repr(self.request_max_bytes / 1024 / 1024),
+            HOSTS_ENV: ",".join(self.hosts),
         }
 
     @classmethod
@@ -125,7 +130,8 @@ class ServerSettings:
                    trusted_proxies=parse_networks(_split(env.get(PROXIES_ENV, "")), "trusted_proxies"),
                    token_sha256=sha,
                    origins=tuple(normalise_origin(o) for o in _split(env.get(ORIGINS_ENV, ""))),
-                   request_max_bytes=megabytes(env.get(REQUEST_MB_ENV, ""), DEFAULT_REQUEST_MB, "max_request_mb"))
+                   request_max_bytes=megabytes(env.get(REQUEST_MB_ENV, ""), DEFAULT_REQUEST_MB, "max_request_mb"),
+                   hosts=tuple(h.strip().lower() for h in _split(env.get(HOSTS_ENV, ""))))
 
 
 def megabytes(text: object, default: float, setting: str) -> int:
@@ -155,6 +161,6 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-__all__ = ["ALLOW_ENV", "AUTH_PROVIDER", "DEFAULT_REQUEST_MB", "MIN_TOKEN_CHARS", "ORIGINS_ENV", "PROXIES_ENV",
+__all__ = ["ALLOW_ENV", "AUTH_PROVIDER", "DEFAULT_REQUEST_MB", "HOSTS_ENV", "MIN_TOKEN_CHARS", "ORIGINS_ENV", "PROXIES_ENV",
            "REQUEST_MB_ENV", "TOKEN_ENV", "TOKEN_HASH_ENV", "ServerSettings", "SettingError", "hash_token",
            "is_loopback", "megabytes", "new_token", "normalise_origin", "parse_networks", "token_matches"]

@@ -32,16 +32,18 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import ipaddress
 import json
 import logging
 import os
 import re
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from fastapi import Depends, Form, HTTPException, Request
 from starlette.requests import ClientDisconnect
@@ -161,6 +163,46 @@ def peer_allowed(scope: Scope, settings: ServerSettings) -> tuple[bool, str]:
     if address is None:
         return True, ""
     return _within(address, settings.allow), address
+
+
+@functools.cache
+def _own_names() -> frozenset[str]:
+    """The names this computer goes by: loopback names, its host name and fully qualified name,
+    and the ``hostname`` the add-in's manifest uses."""
+    names = {"localhost", "localhost.localdomain", socket.gethostname().lower()}
+    with contextlib.suppress(OSError):
+        names.add(socket.getfqdn().lower())
+    if os.environ.get("XLWINGS_HOSTNAME"):
+        names.add(os.environ["XLWINGS_HOSTNAME"].strip().lower())
+    return frozenset(n for n in names if n)
+
+
+def host_name(scope: Scope) -> str:
+    """The request's Host header without its port, lower case ("" when there is none)."""
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "").strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def host_allowed(scope: Scope, settings: ServerSettings) -> tuple[bool, str]:
+    """Whether the browser called this server by one of its own names (DNS rebinding defence).
+
+    A web page a clerk opens could point its own name at this server's address; the clerk's
+    browser, inside the allow-list, would then treat the server as that page's origin and post
+    to it. The request still says the page's name in ``Host``, so only the server's own names are
+    accepted: an address (an address cannot be rebound), this computer's names, ``hostname`` and
+    the extra ``hosts`` IT configured. No Host at all (HTTP/1.0 scripts) is allowed."""
+    name = host_name(scope)
+    if not name:
+        return True, ""
+    try:
+        ipaddress.ip_address(name)
+        return True, name
+    except ValueError:
+        pass
+    named = {(urlsplit(o).hostname or "").lower() for o in settings.origins}
+    return name in _own_names() or name in settings.hosts or name in named, name
 
 
 def origin_allowed(scope: Scope, settings: ServerSettings) -> tuple[bool, str]:
@@ -337,6 +379,12 @@ class Guard:
             logger.warning("refused a request from %s (not in allow)", address)
             await self._refuse(scope, send, 403, f"本服务只接受指定网段的访问，您的地址 {address} 不在允许范围内。"
                                                  "如需使用，请联系信息化人员把所在网段加入配置文件的 allow。")
+            return
+        known, name = host_allowed(scope, self.settings)
+        if not known:
+            logger.warning("refused a request for an unknown host name")
+            await self._refuse(scope, send, 421, f"本服务不以“{name[:80]}”这个名字提供服务。请用信息化人员告知的地址访问；"
+                                                 "如确需使用这个名字，请在配置文件的 hosts 中加入它。")
             return
         if traversal(scope.get("raw_path") or scope.get("path", "").encode("utf-8"), scope.get("path", "")):
             await self._refuse(scope, send, 400, "请求的地址不合法（含有“..”、编码的斜杠或其他不允许的字符）。")
