@@ -20,7 +20,10 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+import openpyxl
 import pytest
+from openpyxl.cell.cell import MergedCell
+from openpyxl.utils import get_column_letter, range_boundaries
 
 NO_SERVER = "xlwings-server 未安装（pip install xlwings-server==1.20.0），加载项的服务端测试无法运行"
 NO_BROWSER = "未安装 Chromium（apt-get install -y chromium）"
@@ -146,3 +149,30 @@ def render_taskpane(browser: str, url: str, answer: object, stub: str, driver: s
     assert "Uncaught" not in done.stderr, done.stderr
     state = json.loads(html.unescape(re.search(r'data-nb="([^"]*)"', done.stdout).group(1)))
     return done.stdout, state
+
+
+#: The sheets a report's marks may be on.
+REPORT_SHEETS = ("封面", "二、主动公开", "三、依申请公开", "四、复议诉讼")
+
+
+def range_cells(cell: str) -> list[str]:
+    """The cells of a finding's "E29" / "D10:J10" / "E10,G10", one A1 reference each."""
+    out = []
+    for part in cell.split(","):
+        c0, r0, c1, r1 = range_boundaries(part)
+        out += [f"{get_column_letter(c)}{r}" for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+    return out
+
+
+def fills(path: Path, sheets: tuple[str, ...] = REPORT_SHEETS) -> dict[tuple[str, str], str | None]:
+    """Every cell's own fill on the report sheets as #RRGGBB (None: no fill), read by openpyxl —
+    an independent reader of the marks the add-in or the inbox page put on a workbook."""
+    wb = openpyxl.load_workbook(path)
+    out: dict[tuple[str, str], str | None] = {}
+    for name in sheets:
+        for row in wb[name].iter_rows():
+            for c in row:
+                if not isinstance(c, MergedCell):
+                    solid = c.fill.fill_type == "solid" and isinstance(c.fill.fgColor.rgb, str)
+                    out[(name, c.coordinate)] = "#" + c.fill.fgColor.rgb[-6:].upper() if solid else None
+    return out

@@ -26,9 +26,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from addin_support import NIANBAO, NO_BROWSER, find_browser, render_taskpane, require_xlwings_server, running_server
+from addin_support import (NIANBAO, NO_BROWSER, REPORT_SHEETS, fills, find_browser, range_cells, render_taskpane,
+                           require_xlwings_server, running_server)
 from openpyxl.cell.cell import MergedCell
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import get_column_letter
 
 import addin.excel.core as xlcore
 from addin.excel.actions import apply_actions, unsupported_actions
@@ -45,7 +46,6 @@ require_xlwings_server()
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "samples" / "宁海县交通运输局2020年政府信息公开工作年度报告.xlsx"
 CLIENTS = ["VBA", "Office.js"]
-REPORT_SHEETS = ("封面", "二、主动公开", "三、依申请公开", "四、复议诉讼")
 #: (unit index, report year, mistakes): a 2021-edition and a 2019-edition unit of the sample county.
 UNITS = {"unit2021": (2, 2026, frozenset({"imbalance", "blanks", "placeholder", "fullwidth", "negative", "text_mismatch"})),
          "unit2019": (6, 2020, frozenset({"rules_township", "token_problems", "blanks", "fullwidth", "placeholder"}))}
@@ -117,11 +117,7 @@ def cells_of(finding: dict[str, Any]) -> list[str]:
     """A finding's cells: ``cells`` when the JSON carries it, else its "E29" / "D10:J10" / "E10,G10"."""
     if finding.get("cells"):
         return list(finding["cells"])
-    out = []
-    for part in finding["cell"].split(","):
-        c0, r0, c1, r1 = range_boundaries(part)
-        out += [f"{get_column_letter(c)}{r}" for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
-    return out
+    return range_cells(finding["cell"])
 
 
 def expected_marks(findings: list[dict[str, Any]]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
@@ -130,17 +126,6 @@ def expected_marks(findings: list[dict[str, Any]]) -> tuple[set[tuple[str, str]]
     return hard, soft
 
 
-def fills(path: Path) -> dict[tuple[str, str], str | None]:
-    """Every cell's own fill on the report sheets as #RRGGBB (None: no fill), read by openpyxl."""
-    wb = openpyxl.load_workbook(path)
-    out: dict[tuple[str, str], str | None] = {}
-    for name in REPORT_SHEETS:
-        for row in wb[name].iter_rows():
-            for c in row:
-                if not isinstance(c, MergedCell):
-                    solid = c.fill.fill_type == "solid" and isinstance(c.fill.fgColor.rgb, str)
-                    out[(name, c.coordinate)] = "#" + c.fill.fgColor.rgb[-6:] if solid else None
-    return out
 
 
 def painted(before: dict[tuple[str, str], str | None], after: dict[tuple[str, str], str | None],

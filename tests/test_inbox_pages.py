@@ -31,9 +31,10 @@ from typing import Any
 import openpyxl
 import pytest
 from openpyxl.cell.cell import MergedCell
-from openpyxl.utils import get_column_letter, range_boundaries
 
-from addin_support import NIANBAO, NO_BROWSER, find_browser, free_port, require_xlwings_server
+
+from addin_support import (NIANBAO, NO_BROWSER, REPORT_SHEETS, fills, find_browser, free_port, range_cells,
+                           require_xlwings_server)
 from checks import validate_report
 from test_inbox import clean_workbook, codes_from_file, faulty_workbook, write_register
 from workbook.build import FILL_HARD, FILL_SOFT, write_report
@@ -43,7 +44,6 @@ from workbook.samples import county_units, fake_report
 require_xlwings_server()
 
 PASSWORD = "县政务公开办-2026"
-REPORT_SHEETS = ("封面", "二、主动公开", "三、依申请公开", "四、复议诉讼")
 UNITS = county_units(2026)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -129,28 +129,12 @@ def cli_findings(path: Path) -> list[dict[str, Any]]:
     (found,) = json.loads(done.stdout)["files"]
     cells = {(f.rule, f.sheet, f.cell): f.cells for f in validate_report(read_report(path))}
     for f in found["findings"]:
-        f["cells"] = list(cells[(f["rule"], f["sheet"], f["cell"])]) or expand(f["cell"])
+        f["cells"] = list(cells[(f["rule"], f["sheet"], f["cell"])]) or range_cells(f["cell"])
     return found["findings"]
 
 
-def expand(cell: str) -> list[str]:
-    out = []
-    for part in cell.split(","):
-        c0, r0, c1, r1 = range_boundaries(part)
-        out += [f"{get_column_letter(c)}{r}" for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
-    return out
 
 
-def fills(path: Path) -> dict[tuple[str, str], str | None]:
-    wb = openpyxl.load_workbook(path)
-    out: dict[tuple[str, str], str | None] = {}
-    for name in REPORT_SHEETS:
-        for row in wb[name].iter_rows():
-            for c in row:
-                if not isinstance(c, MergedCell):
-                    solid = c.fill.fill_type == "solid" and isinstance(c.fill.fgColor.rgb, str)
-                    out[(name, c.coordinate)] = "#" + c.fill.fgColor.rgb[-6:].upper() if solid else None
-    return out
 
 
 def browser_or_skip() -> tuple[Any, str]:
