@@ -66,21 +66,28 @@ def cell_value(value: Any) -> Any:
 
 
 
-_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+#: Characters that reorder or hide what a name shows (“报告\u202excod.xlsx” reads as a .doc file).
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+#: Names Windows reserves for devices, with any suffix (“CON.xlsx” opens the console).
+_DEVICE = re.compile(r"(?i)(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?")
 
 
 def safe_name(name: str, fallback: str = "文件", *, strip_path: bool = True) -> str:
     """A file name that stays inside its folder on every system: no path, no reserved characters,
-    no leading dots, at most 120 characters (the suffix kept).
+    no leading dots, no trailing dots or spaces (Windows drops them), no characters that reorder or
+    hide text, no Windows device name, at most 120 characters (the suffix kept).
 
     The one place that makes names safe: uploads (a browser may send “C:\\…\\x.xlsx”: the path is
     dropped, ``strip_path``) and names made from text people typed, such as a unit name read from a
     cover (``strip_path=False``: “/” and “\\” are only characters there, replaced like the others).
     """
     base = re.split(r"[\\/]", name or "")[-1] if strip_path else (name or "")
-    base = _UNSAFE.sub("_", base).strip().lstrip(".").strip()
+    base = _UNSAFE.sub("_", _INVISIBLE.sub("", base)).strip().lstrip(".").strip().rstrip(". ")
     if not base:
         return fallback
+    if _DEVICE.fullmatch(base):
+        base = "_" + base
     stem, dot, suffix = base.rpartition(".")
     if dot and 0 < len(suffix) <= 8:
         return stem[: 120 - len(suffix) - 1] + "." + suffix
