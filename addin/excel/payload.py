@@ -26,13 +26,21 @@ must therefore carry cached values wherever they hold formulas.
 Not reproduced: pictures and charts (openpyxl cannot read them without Pillow and
 drops charts), pivot tables (sent as ``[]``), chart sheets (skipped, as the clients
 only walk worksheets).
+
+Bounded: the value grids are dense (A1 to the farthest cell), so one cell at ``XFD1048576`` in
+any sheet — also a sheet the report reader never looks at — would ask for 17 billion cells. The
+package is checked with ``workbook.limits`` before openpyxl opens it (every sheet, not only the
+report's), and the grids' cells are counted from openpyxl's sparse cells before any grid is
+built (``max_cells``, all sheets together): a file beyond either raises ``PayloadTooLarge``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +50,9 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 import xlwings
+
+from workbook.limits import MAX_CELLS, MAX_SHEETS, LimitError, check_package
+from workbook.read import MAX_BYTES
 
 Client = Literal["VBA", "Office.js"]
 
@@ -55,6 +66,14 @@ _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 #: Larger than any count or amount (万元) an annual report holds, and than a phone number typed
 #: as a number; Excel itself cannot hold more than 15 exact digits.
 ABSURD = 1e12
+#: Cells of all value grids of one payload together. A report workbook's grids hold ~5,000; a
+#: county summary's (which Excel posts for 汇总) up to a million. Each cell of a grid costs ~8
+#: bytes of list and, once xlwings has it, several times that.
+MAX_PAYLOAD_CELLS = MAX_CELLS
+
+
+class PayloadTooLarge(ValueError):
+    """A workbook whose grids would be far larger than any report's; ``str()`` is the Chinese reason."""
 
 
 def build_payload(
@@ -63,17 +82,21 @@ def build_payload(
     *,
     selection: str | None = None,
     active_sheet: int = 0,
+    max_cells: int = MAX_PAYLOAD_CELLS,
 ) -> dict[str, Any]:
     """Return the request body ``client`` would post for the workbook at ``path``.
 
     ``selection`` is the selected A1 range on the active sheet (None: nothing selected,
     e.g. a shape); ``active_sheet`` is the 0-based worksheet index, which must be
-    visible because Excel cannot activate a hidden sheet.
+    visible because Excel cannot activate a hidden sheet. Raises ``PayloadTooLarge`` when the
+    package is outside ``workbook.limits`` or its grids together would exceed ``max_cells``.
     """
     if client not in ("VBA", "Office.js"):
         raise ValueError(f"不支持的客户端类型：{client!r}（只支持 VBA 或 Office.js）")
     path = Path(path)
+    check_sheets(path)
     wb_f = openpyxl.load_workbook(path)  # formulas, styles, names, comments
+    check_grids(wb_f.worksheets, client, max_cells)
     wb_v = openpyxl.load_workbook(path, data_only=True)  # cached values
     sheets_f, sheets_v = wb_f.worksheets, wb_v.worksheets
     if not 0 <= active_sheet < len(sheets_f):
@@ -96,6 +119,48 @@ def build_payload(
         "names": _names(wb_f, client),
         "sheets": [_sheet(f, v, client) for f, v in zip(sheets_f, sheets_v)],
     }
+
+
+def check_sheets(path: Path) -> None:
+    """Refuse, before openpyxl parses it, a package outside ``workbook.limits``: its directory, the
+    parts loaded whole, and the extent of EVERY sheet (openpyxl builds all of them, the report
+    reader only the report's). Raises ``PayloadTooLarge``; a file that is no zip is left to
+    openpyxl, which says so."""
+    if path.stat().st_size > MAX_BYTES:
+        raise PayloadTooLarge(f"文件超过 {MAX_BYTES // 1024 // 1024} MB，不是正常的年报工作簿")
+    data = path.read_bytes()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            package = check_package(data, zf)
+            names = list(package.sheet_parts())
+            if len(names) > MAX_SHEETS:
+                raise PayloadTooLarge(f"文件内容异常（有 {len(names)} 张工作表），不是正常的年报工作簿")
+            for name in names:
+                package.check_sheet(name)
+    except LimitError as exc:
+        raise PayloadTooLarge(exc.reason) from None
+    except zipfile.BadZipFile:
+        return
+
+
+def grid_size(ws: Worksheet, client: Client) -> tuple[int, int]:
+    """(rows, columns) of the grid ``_values`` builds for ``ws``, from its sparse cells alone."""
+    cells = ws._cells
+    coords = [rc for rc, c in cells.items() if c.value is not None] if client == "Office.js" else list(cells)
+    return _last_cell(coords) if coords else (1, 1)
+
+
+def check_grids(sheets: list[Worksheet], client: Client, max_cells: int) -> None:
+    """Refuse a workbook whose grids, all sheets together, would exceed ``max_cells`` — counted
+    before any grid is built (openpyxl keeps cells sparse; a grid is dense from A1)."""
+    total = 0
+    for ws in sheets:
+        rows, cols = grid_size(ws, client)
+        total += rows * cols
+        if total > max_cells:
+            corner = f"{get_column_letter(min(cols, 16384))}{rows}"
+            raise PayloadTooLarge(f"文件内容异常（“{ws.title}”工作表的数据区域延伸到 {corner}，远大于年报工作簿），"
+                                  "不是正常的年报工作簿")
 
 
 def flag_unusable_numbers(payload: dict[str, Any]) -> int:
