@@ -127,25 +127,45 @@ def test_a_wrong_code_tells_nothing_and_attempts_are_limited(county: tuple[Inbox
         answers.append((err.value.status, str(err.value)))
     assert len(set(answers)) == 1 and answers[0][0] == 403
     assert not any(u.name in answers[0][1] for u in UNITS)
-    with pytest.raises(InboxError) as locked:  # three failures from this address: even the right code waits
+    assert box.authenticate(real, "10.1.1.1").name == UNITS[2].name  # one slip on this unit: not locked
+
+    for _ in range(2):  # three failures from this address on this unit: even the right code waits
+        with pytest.raises(InboxError):
+            box.authenticate(real[:5] + "3333-3333", "10.1.1.1")
+    with pytest.raises(InboxError) as locked:
         box.authenticate(real, "10.1.1.1")
     assert locked.value.status == 429 and "分钟后再试" in str(locked.value)
-    assert box.authenticate(real, "10.1.1.2").name == UNITS[2].name
+    assert box.authenticate(real, "10.1.1.2").name == UNITS[2].name  # another address is not locked out
+    assert box.authenticate(codes[UNITS[3].name], "10.1.1.1").name == UNITS[3].name  # nor another unit
 
     target = codes[UNITS[5].name]
-    for i in range(3):  # three addresses guess one unit's secret: that unit's handle is locked
+    for i in range(3):  # three addresses guess one unit's secret: that unit slows down, nobody is refused
         with pytest.raises(InboxError):
             box.authenticate(target[:5] + "3333-3333", f"10.2.0.{i}")
-    with pytest.raises(InboxError) as handle_locked:
-        box.authenticate(target, "10.3.0.1")
-    assert handle_locked.value.status == 429
-    assert box.authenticate(codes[UNITS[6].name], "10.3.0.1").name == UNITS[6].name
+    assert box.delay(target) > 0 and box.delay(codes[UNITS[6].name]) == 0
+    assert box.authenticate(target, "10.3.0.1").name == UNITS[5].name
+
+    spray = [code for code in (f"{h}{h}{h}{h}-2222-2222" for h in "23456789ABCDEFGHJK")][:3 * 4]
+    for guess in spray:  # one address tries twelve units (attempts × 4): that address is locked for all
+        with pytest.raises(InboxError):
+            box.authenticate(guess, "10.5.0.1")
+    with pytest.raises(InboxError) as sprayed:
+        box.authenticate(codes[UNITS[7].name], "10.5.0.1")
+    assert sprayed.value.status == 429
+    assert box.authenticate(codes[UNITS[7].name], "10.5.0.2").name == UNITS[7].name
 
     with pytest.raises(InboxError) as office:
         box.office_login("猜一个", "10.4.0.1")
     assert office.value.status == 403
     assert box.session_valid(box.office_login("办公室密码", "10.4.0.1"))
     assert not box.session_valid("not-a-session")
+    for _ in range(3):
+        with pytest.raises(InboxError):
+            box.office_login("还是猜", "10.4.0.9")
+    with pytest.raises(InboxError) as office_locked:
+        box.office_login("办公室密码", "10.4.0.9")
+    assert office_locked.value.status == 429
+    assert box.session_valid(box.office_login("办公室密码", "10.4.0.8"))  # the office at another desk gets in
 
 
 def test_every_submission_is_kept_with_its_record_and_the_board_follows(tmp_path: Path,

@@ -109,8 +109,9 @@ def sha(path: Path | bytes) -> str:
 
 
 def rows_equal_files(county: County) -> tuple[dict[str, str], dict[str, str]]:
+    """(path → sha256 of every record whose file is kept, path → sha256 of every file in the inbox)."""
     with sqlite3.connect(county.database) as conn:
-        rows = dict(conn.execute("SELECT path, sha256 FROM submissions").fetchall())
+        rows = dict(conn.execute("SELECT path, sha256 FROM submissions WHERE stored=1").fetchall())
     files = {p.relative_to(county.inbox).as_posix(): sha(p) for p in county.inbox.rglob("*")
              if p.is_file() and p.relative_to(county.inbox).parts[0] != ".orphans"}
     return rows, files
@@ -402,18 +403,22 @@ def test_wrong_codes_other_units_files_and_hostile_files_are_refused_and_nothing
             assert page.inner_text("#nb-error").startswith("报送码不正确") and page.is_hidden("#nb-receipt")
             browser.close()
 
-        # wrong codes: one answer for a wrong secret and an unknown unit; then the address waits
+        # wrong codes: one answer for a wrong secret and an unknown unit; then this computer waits for this unit
         answers = set()
-        for guess in (code[:5] + "2222-2222", "ZZZZ-ZZZZ-ZZZZ", "我不知道"):
+        for guess in (code[:5] + "2222-2222", "ZZZZ-ZZZZ-ZZZZ", "我不知道", code[:5] + "3333-3333", code[:5] + "4444-4444"):
             status, body = post(base + "/submit", {"code": guess}, (mine.name, mine.read_bytes()))
             answers.add((status, body["error"]))
         assert len(answers) == 1 and next(iter(answers))[0] == 403
         assert not any(u.name in next(iter(answers))[1] for u in UNITS)
         status, body = post(base + "/submit", {"code": code}, (mine.name, mine.read_bytes()))
-        assert status == 429 and "分钟后再试" in body["error"]  # four failures: even the right code waits
+        assert status == 429 and "分钟后再试" in body["error"]  # four failures on this unit: even the right code waits
 
         rows, files = rows_equal_files(county)
-        assert rows == files and len(rows) == 1 + len(hostile)
+        assert rows == files and len(rows) == 1  # the unreadable files were not kept, only recorded
+        with sqlite3.connect(county.database) as conn:
+            kept = conn.execute("SELECT original_name, stored, size FROM submissions ORDER BY id").fetchall()
+        assert len(kept) == 1 + len(hostile) and [k[1] for k in kept] == [1] + [0] * len(hostile)
+        assert [k[2] for k in kept[1:]] == [len(d) for d in hostile.values()]
         assert [p.name for p in county.inbox.iterdir() if not p.name.startswith(".")] == []  # nothing in force
         with urllib.request.urlopen(base + "/") as r:
             assert r.status == 200

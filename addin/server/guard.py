@@ -129,6 +129,11 @@ def traversal(raw_path: bytes, path: str) -> bool:
     return False
 
 
+#: Key in the request's ``scope["state"]`` (``request.state``) under which the guard leaves the
+#: client address it judged, for routes that count attempts per client (the inbox).
+CLIENT_STATE = "nianbao_client"
+
+
 def client_address(scope: Scope, settings: ServerSettings) -> str | None:
     """The client's IP: the TCP peer, or — only when the peer is a configured trusted proxy —
     the right-most address of ``X-Forwarded-For`` that is not itself a trusted proxy."""
@@ -375,6 +380,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         allowed, address = peer_allowed(scope, self.settings)
+        scope.setdefault("state", {})[CLIENT_STATE] = address
         if not allowed:
             logger.warning("refused a request from %s (not in allow)", address)
             await self._refuse(scope, send, 403, f"本服务只接受指定网段的访问，您的地址 {address} 不在允许范围内。"

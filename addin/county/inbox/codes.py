@@ -17,8 +17,7 @@ from pathlib import Path
 import openpyxl
 from openpyxl.styles import Alignment, Font
 
-from workbook.atomic import atomic_path
-
+from addin.county.inbox.private import private_atomic, private_dir
 from addin.county.inbox.records import IssuedCode, now_text
 from addin.publish.safety import cell_value
 
@@ -64,7 +63,8 @@ def verify_secret(secret: str, stored: str) -> bool:
 def write_codes(issued: list[IssuedCode], target: Path, address: str = "") -> Path:
     """The codes as a printable workbook (one row per unit), written atomically. This file is
     the only plain copy of the codes: the office prints it, hands each unit its line, and keeps
-    or destroys it; the database holds only hashes."""
+    or destroys it; the database holds only hashes. So it is 0600 in a 0700 folder from the start
+    (``private``): no other account on the server can read it."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "报送码"
@@ -87,6 +87,7 @@ def write_codes(issued: list[IssuedCode], target: Path, address: str = "") -> Pa
     ws.page_setup.orientation = "portrait"
     ws.page_setup.paperSize = 9
     ws.print_title_rows = "3:3"
-    with atomic_path(target) as tmp:
+    private_dir(target.parent)
+    with private_atomic(target) as tmp:
         wb.save(tmp)
     return target

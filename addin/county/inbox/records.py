@@ -60,6 +60,8 @@ class Submission:
     state_at: str
     state_note: str
     findings: list[dict[str, Any]] = field(default_factory=list)
+    #: False when the reader could not read the file: the record keeps its size and SHA-256 only.
+    stored: bool = True
 
     @property
     def number(self) -> str:
@@ -71,7 +73,8 @@ class Submission:
                "state": self.state, "state_label": STATES.get(self.state, self.state), "sha256": self.sha256,
                "size": self.size, "original_name": self.original_name, "hard": self.hard, "soft": self.soft,
                "explained": self.explained, "verdict": self.verdict, "reason": self.reason,
-               "state_at": self.state_at, "state_note": self.state_note, "receipt": self.receipt_key}
+               "state_at": self.state_at, "state_note": self.state_note, "receipt": self.receipt_key,
+               "stored": self.stored}
         if with_findings:
             out["findings"] = self.findings
         return out

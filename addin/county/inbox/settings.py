@@ -27,8 +27,8 @@ class InboxError(Exception):
 
 
 class RateLimited(InboxError):
-    def __init__(self, minutes: int) -> None:
-        super().__init__(f"尝试次数过多，请 {minutes} 分钟后再试。", 429)
+    def __init__(self, minutes: int, message: str = "") -> None:
+        super().__init__(message or f"尝试次数过多，请 {minutes} 分钟后再试。", 429)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ class InboxSettings:
 
     ``folder`` is the inbox (收文) folder, ``database`` the SQLite file; the office's outputs
     (register copy, code lists, summaries) go beside the database, never into the inbox.
+
+    A code is all it takes to submit, and every submission is kept for good, so what one code
+    holder can make the server keep is bounded: ``submissions_per_hour`` per unit, at most
+    ``unit_max_submissions`` records and ``unit_quota_mb`` of kept files per unit, ``quota_mb``
+    of kept files in all, and never less than ``min_free_mb`` left free on the inbox's disk. A
+    report workbook is ~30–100 KB: the defaults leave room for hundreds of submissions per unit.
     """
 
     folder: Path
@@ -46,6 +52,11 @@ class InboxSettings:
     year: int | None = None
     attempts: int = 5
     lockout_minutes: int = 15
+    submissions_per_hour: int = 30
+    unit_max_submissions: int = 200
+    unit_quota_mb: float = 200.0
+    quota_mb: float = 20480.0
+    min_free_mb: float = 1024.0
 
     @property
     def data_dir(self) -> Path:
@@ -82,10 +93,25 @@ def load_settings(config: Path | None) -> InboxSettings:
         raise InboxError(f"配置文件 {config} 的 [inbox] office_password 太短：至少 {MIN_PASSWORD} 个字符"
                          "（它保护各单位的全部报送文件）。")
     year = table.get("year")
+    defaults = InboxSettings(folder, database)
+    try:
+        counts = {key: int(table.get(key, getattr(defaults, key)))
+                  for key in ("attempts", "lockout_minutes", "submissions_per_hour", "unit_max_submissions")}
+    except (TypeError, ValueError):
+        raise InboxError(f"配置文件 {config} 的 [inbox] 中 year、attempts、lockout_minutes、submissions_per_hour、"
+                         "unit_max_submissions 应为整数。") from None
+    try:
+        sizes = {key: float(table.get(key, getattr(defaults, key))) for key in ("unit_quota_mb", "quota_mb", "min_free_mb")}
+    except (TypeError, ValueError):
+        sizes = {}
+    if len(sizes) < 3 or any(not 0 <= v < 1e9 for v in sizes.values()):
+        raise InboxError(f"配置文件 {config} 的 [inbox] 中 unit_quota_mb、quota_mb、min_free_mb 应为不小于 0 的数（单位 MB）。")
+    if any(v < 1 for v in counts.values()):
+        raise InboxError(f"配置文件 {config} 的 [inbox] 中 attempts、lockout_minutes、submissions_per_hour、"
+                         "unit_max_submissions 应为正整数。")
     try:
         return InboxSettings(folder, database, password, str(table.get("name", "")).strip(),
-                             int(year) if year not in (None, "") else None, int(table.get("attempts", 5)),
-                             int(table.get("lockout_minutes", 15)))
+                             int(year) if year not in (None, "") else None, **counts, **sizes)
     except (TypeError, ValueError):
         raise InboxError(f"配置文件 {config} 的 [inbox] 中 year、attempts、lockout_minutes 应为整数。") from None
 

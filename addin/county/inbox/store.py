@@ -4,6 +4,23 @@ See the package's text for why. In short: a submission's file is copied to a tem
 record inserted in a write transaction (``BEGIN IMMEDIATE``: writers of every server process queue
 there), the files renamed into place, and only then is the transaction committed; any failure on
 the way undoes the renames and rolls back, and ``reconcile`` repairs what a crash left.
+
+What one person can make the server do is bounded here too:
+
+* **Attempts** (codes and the office password) are counted per (address, unit) — a clerk's typos
+  lock out that clerk's computer for that unit, nobody else — and per address over all units (one
+  computer trying many units); the address is the one the guard judged (``X-Forwarded-For`` only
+  from ``trusted_proxies``). No count ever refuses a correct code or password from another
+  address: an attack on one unit's code from many addresses, or on everything at once, only slows
+  every attempt down (``delay``). The check and the recording of an attempt are one write
+  transaction, so concurrent guesses cannot slip past the count; a correct code takes its attempt
+  back.
+* **What is kept**: a file the reader could not read is not kept (its record keeps the size and
+  the SHA-256); a unit may submit ``submissions_per_hour`` times an hour; records and kept bytes
+  are capped per unit and in all, and a disk left with less than ``min_free_mb`` takes nothing
+  more (HTTP 507 with the reason in Chinese).
+* **Modes**: the inbox's folders are 0700 and its files — the database, the codes list, the
+  units' files — 0600 (``private``).
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ from addin.county.inbox.codes import (HANDLE_LEN, SECRET_LEN, hash_secret, new_c
                                       write_codes)
 from addin.county.inbox.records import (BoardRow, Examined, IssuedCode, Submission, Unit, finding_json,
                                         now_text)
+from addin.county.inbox.private import create_private, open_private, private_atomic, private_dir, private_mode
 from addin.county.inbox.settings import InboxError, InboxSettings, RateLimited
 from addin.county.register import RegisterError, load_register, norm_code, norm_name
 from addin.publish.safety import safe_name
@@ -42,7 +60,16 @@ SCHEMA_VERSION = "1"
 HISTORY_DIR = ".history"
 TEMP_DIR = ".tmp"
 ORPHAN_DIR = ".orphans"
+#: The place a record names for a file that was not kept (the reader could not read it).
+NOT_KEPT = "(未保存)"
 SESSION_HOURS = 8
+#: An address may fail this many times ``attempts`` over all units within the lockout window.
+ADDRESS_FACTOR = 4
+#: Failures of one unit's code (any address) beyond ``attempts``, or of all codes beyond
+#: ``attempts * SLOW_FACTOR``, within the window: every attempt then waits ``SLOW_SECONDS``.
+SLOW_FACTOR = 20
+SLOW_SECONDS = 2.0
+MB = 1024 * 1024
 WRONG_CODE = "报送码不正确。请核对县政务公开办发放的报送码（形如 ABCD-EFGH-JKMN）；遗失的请联系县政务公开办重置。"
 WRONG_PASSWORD = "密码不正确。"
 _DUMMY_HASH = hash_secret("0" * SECRET_LEN, b"\0" * 16)
@@ -61,7 +88,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     original_name TEXT NOT NULL, hard INTEGER NOT NULL, soft INTEGER NOT NULL, explained INTEGER NOT NULL,
     verdict TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', findings TEXT NOT NULL DEFAULT '[]',
     receipt_key TEXT NOT NULL UNIQUE, client TEXT NOT NULL DEFAULT '', state_at TEXT NOT NULL DEFAULT '',
-    state_note TEXT NOT NULL DEFAULT '');
+    state_note TEXT NOT NULL DEFAULT '', stored INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS submissions_unit ON submissions(unit_id, id);
 CREATE UNIQUE INDEX IF NOT EXISTS one_current ON submissions(unit_id) WHERE state = 'current';
 CREATE TABLE IF NOT EXISTS events (
@@ -70,6 +97,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS failures (at REAL NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS failures_key ON failures(scope, key, at);
 CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS uploads (at REAL NOT NULL, unit_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS uploads_unit ON uploads(unit_id, at);
 """
 
 
@@ -103,10 +132,16 @@ class Inbox:
         #: the code): a unit submitting again skips the deliberately slow hash.
         self._key = secrets.token_bytes(32)
         self._verified: dict[tuple[str, bytes], str] = {}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
+        private_dir(settings.data_dir, tighten=False)  # may be the config's folder: not ours to tighten
+        create_private(settings.database)
+        for extra in ("-wal", "-shm"):  # a database made before the inbox set modes
+            private_mode(settings.database.with_name(settings.database.name + extra))
         with self.connect() as conn:
             conn.executescript(SCHEMA)
+            columns = {r["name"] for r in conn.execute("PRAGMA table_info(submissions)")}
+            if "stored" not in columns:  # a database from before files could go unkept
+                conn.execute("ALTER TABLE submissions ADD COLUMN stored INTEGER NOT NULL DEFAULT 1")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         self.repairs: list[str] = self.reconcile() if reconcile else []
 
@@ -165,7 +200,7 @@ class Inbox:
         if not reg.entries:
             raise InboxError(f"单位名单 {register.name} 中没有单位。")
         copy = self.settings.data_dir / f"单位名单{register.suffix.lower()}"
-        with atomic_path(copy) as tmp:
+        with private_atomic(copy) as tmp:
             shutil.copyfile(register, tmp)
         issued: list[IssuedCode] = []
         with self.transaction() as conn:
@@ -246,29 +281,60 @@ class Inbox:
 
     # -- attempts ------------------------------------------------------------------------------
 
-    def _check_rate(self, conn: sqlite3.Connection, keys: list[tuple[str, str]]) -> None:
+    def _attempt(self, limits: list[tuple[str, str, int]], record: list[tuple[str, str]]) -> list[int]:
+        """Check and record one attempt in ONE write transaction (concurrent guesses queue here, so
+        none slips past a count): refused with ``RateLimited`` when a (scope, key) of ``limits``
+        already has its number of failures within the window; else a failure row is recorded for
+        each of ``limits`` and ``record`` (counted only for the slow-down) and their row ids are
+        returned — a correct answer takes them back (``_succeeded``)."""
         window = self.settings.lockout_minutes * 60
-        since = time.time() - window
-        conn.execute("DELETE FROM failures WHERE at < ?", (time.time() - 86400,))
-        for scope, key in keys:
-            rows = conn.execute("SELECT at FROM failures WHERE scope=? AND key=? AND at>=? ORDER BY at",
-                                (scope, key, since)).fetchall()
-            if len(rows) >= self.settings.attempts:
-                wait = rows[-self.settings.attempts]["at"] + window - time.time()
-                raise RateLimited(max(1, int(wait // 60) + 1))
-
-    def _fail(self, keys: list[tuple[str, str]]) -> None:
+        now = time.time()
         with self.transaction() as conn:
-            conn.executemany("INSERT INTO failures VALUES (?, ?, ?)", [(time.time(), s, k) for s, k in keys])
+            conn.execute("DELETE FROM failures WHERE at < ?", (now - max(window, 86400),))
+            for scope, key, limit in limits:
+                rows = conn.execute("SELECT at FROM failures WHERE scope=? AND key=? AND at>=? ORDER BY at",
+                                    (scope, key, now - window)).fetchall()
+                if len(rows) >= limit:
+                    wait = rows[-limit]["at"] + window - now
+                    raise RateLimited(max(1, int(wait // 60) + 1))
+            ids = []
+            for scope, key in [(scope, key) for scope, key, _ in limits] + record:
+                ids.append(int(conn.execute("INSERT INTO failures VALUES (?, ?, ?)", (now, scope, key)).lastrowid or 0))
+        return ids
+
+    def _succeeded(self, ids: list[int]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM failures WHERE rowid=?", [(i,) for i in ids])
+
+    def _failures(self, scope: str, key: str) -> int:
+        since = time.time() - self.settings.lockout_minutes * 60
+        with self.connect() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM failures WHERE scope=? AND key=? AND at>=?",
+                                    (scope, key, since)).fetchone()[0])
+
+    def delay(self, code: str | None = None) -> float:
+        """Seconds every attempt waits now (the door sleeps them without holding a thread): a unit's
+        code failed ``attempts`` times from any addresses, or all codes (``code`` None: the office
+        password) ``attempts * SLOW_FACTOR`` times, within the window. A slow-down, never a refusal:
+        the right code or password from another address still gets in."""
+        n = self.settings.attempts
+        if code is None:
+            return SLOW_SECONDS if self._failures("office_all", "") >= n * ADDRESS_FACTOR else 0.0
+        handle, _ = split_code(code)
+        if self._failures("handle", handle) >= n or self._failures("codes", "") >= n * SLOW_FACTOR:
+            return SLOW_SECONDS
+        return 0.0
 
     def authenticate(self, code: str, client: str) -> Unit:
         """The unit a code belongs to. A wrong code — unknown handle or wrong secret, or a unit no
-        longer on the register — gets the same answer after the same work; too many failures from
-        one address or on one handle lock both out for a while."""
+        longer on the register — gets the same answer after the same work. Too many failures lock
+        out this address for this unit (``attempts``), or this address for all units (``attempts``
+        × ``ADDRESS_FACTOR``) for a while; never another address."""
         handle, secret = split_code(code)
-        keys = [("address", client), ("handle", handle)]
-        with self.transaction() as conn:
-            self._check_rate(conn, keys)
+        n = self.settings.attempts
+        pending = self._attempt([("pair", f"{client}|{handle}", n), ("address", client, n * ADDRESS_FACTOR)],
+                                [("handle", handle), ("codes", "")])
+        with self.connect() as conn:
             row = conn.execute("SELECT * FROM units WHERE handle=? AND listed=1", (handle,)).fetchone() \
                 if len(handle) == HANDLE_LEN and len(secret) == SECRET_LEN else None
         seen = (handle, hmac.new(self._key, secret.encode(), "sha256").digest())
@@ -281,21 +347,20 @@ class Inbox:
                     self._verified.clear()
                 self._verified[seen] = row["code_hash"]
         if not ok:
-            self._fail(keys)
             raise InboxError(WRONG_CODE, 403)
+        self._succeeded(pending)
         return self._unit_of(row)
 
     def office_login(self, password: str, client: str) -> str:
-        """A session token for the office page, or refused (rate-limited like the codes)."""
+        """A session token for the office page, or refused: ``attempts`` failures lock out that
+        address only (and slow every attempt down, see ``delay``)."""
         expected = self.settings.office_password
         if not expected:
             raise InboxError("服务器的配置文件中没有设置县政务公开办的密码（[inbox] office_password），办公室页面不可用。", 503)
-        keys = [("office", client)]
-        with self.transaction() as conn:
-            self._check_rate(conn, keys)
+        pending = self._attempt([("office", client, self.settings.attempts)], [("office_all", "")])
         if not hmac.compare_digest(password.encode(), expected.encode()):
-            self._fail(keys)
             raise InboxError(WRONG_PASSWORD, 403)
+        self._succeeded(pending)
         token = secrets.token_urlsafe(32)
         with self.transaction() as conn:
             conn.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
@@ -344,48 +409,91 @@ class Inbox:
                     f"请核实，确需保留的在“{NOTES_SHEET}”页逐条写明理由后再报送。")
         return ""
 
+    def reserve_upload(self, unit: Unit) -> None:
+        """Count a submission of ``unit`` against ``submissions_per_hour`` — checked and recorded in
+        one write transaction — before its file is checked (the check costs the server the most)."""
+        limit, now = self.settings.submissions_per_hour, time.time()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM uploads WHERE at < ?", (now - 86400,))
+            rows = conn.execute("SELECT at FROM uploads WHERE unit_id=? AND at>=? ORDER BY at",
+                                (unit.id, now - 3600)).fetchall()
+            if len(rows) >= limit:
+                minutes = max(1, int((rows[-limit]["at"] + 3600 - now) // 60) + 1)
+                raise RateLimited(minutes, f"本单位一小时内已报送 {len(rows)} 次，达到服务器设定的上限，请 {minutes} 分钟后再试。"
+                                           "如确需频繁报送，请联系县政务公开办。")
+            conn.execute("INSERT INTO uploads VALUES (?, ?)", (now, unit.id))
+
+    def _room(self, conn: sqlite3.Connection, unit: Unit, size: int, keep: bool) -> None:
+        """Refuse (507, in Chinese) a submission that would pass a cap on what is kept."""
+        s = self.settings
+        used = conn.execute("SELECT COUNT(*), COALESCE(SUM(CASE WHEN stored=1 THEN size END), 0) FROM submissions"
+                            " WHERE unit_id=?", (unit.id,)).fetchone()
+        after = "本次报送未保存。请联系县政务公开办（信息化人员可在配置文件 [inbox] 中调整 {}）。"
+        if used[0] >= s.unit_max_submissions:
+            raise InboxError(f"本单位已有 {used[0]} 次报送记录，达到服务器设定的上限（{s.unit_max_submissions} 次）。"
+                             + after.format("unit_max_submissions"), 507)
+        if not keep:
+            return
+        if used[1] + size > s.unit_quota_mb * MB:
+            raise InboxError(f"本单位已保存的报送文件共 {used[1] / MB:.1f} MB，再保存这份（{size / MB:.1f} MB）将超过每个单位"
+                             f" {s.unit_quota_mb:g} MB 的上限。" + after.format("unit_quota_mb"), 507)
+        total = conn.execute("SELECT COALESCE(SUM(size), 0) FROM submissions WHERE stored=1").fetchone()[0]
+        if total + size > s.quota_mb * MB:
+            raise InboxError(f"收文夹已保存的报送文件共 {total / MB:.1f} MB，再保存这份将超过服务器设定的总量上限"
+                             f"（{s.quota_mb:g} MB）。" + after.format("quota_mb"), 507)
+        free = shutil.disk_usage(self.folder).free
+        if free - size < s.min_free_mb * MB:
+            raise InboxError(f"服务器磁盘剩余空间不足（约 {free / MB:.0f} MB）。" + after.format("min_free_mb"), 507)
+
     def submit(self, unit: Unit, upload: Path, original_name: str, examined: Examined, client: str = "") -> Submission:
         """Record a submission and keep its file: in force when the checks allow it (replacing the
-        unit's earlier file, which moves to the history), else kept in the history as refused.
-        ``upload`` is the uploaded file (anywhere; it is copied, not moved)."""
+        unit's earlier file, which moves to the history), else kept in the history as refused — or,
+        when the reader could not read it, not kept at all (the record keeps its size and SHA-256:
+        bytes no reader can read are no report, and keeping them would let a code holder fill the
+        disk). Refused with 507 past a cap (``_room``). ``upload`` is the uploaded file (anywhere;
+        it is copied, not moved)."""
         reason = self.refusal(unit, examined, original_name)
         size = upload.stat().st_size
         if size > MAX_BYTES:
             raise InboxError(f"文件超过 {MAX_BYTES // 1024 // 1024} MB，不是正常的年报工作簿。", 413)
         sha = sha256_file(upload)
         result = examined.result
+        keep = not (result.error or examined.report is None)
         state = "refused" if reason else "current"
         findings = json.dumps([finding_json(f) for f in result.findings], ensure_ascii=False)
         explained = sum(1 for f in result.soft if f.explained)
         verdict = f"无法读取：{result.error}" if result.error else result.verdict()
         received = now_text()
-        tmp_dir = self.folder / TEMP_DIR
-        tmp_dir.mkdir(exist_ok=True)
+        tmp_dir = private_dir(self.folder / TEMP_DIR)
         moves: list[tuple[Path, Path]] = []
         tmp = tmp_dir / f"{secrets.token_hex(8)}.part"
         try:
             with self.transaction() as conn:
-                with open(upload, "rb") as src, open(tmp, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                    dst.flush()
-                    os.fsync(dst.fileno())
-                if sha256_file(tmp) != sha:
-                    raise InboxError("上传的文件在保存时发生变化，请重新报送。", 500)
+                self._room(conn, unit, size, keep)
+                if keep:
+                    with open(upload, "rb") as src, os.fdopen(open_private(tmp), "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                        dst.flush()
+                        os.fsync(dst.fileno())
+                    if sha256_file(tmp) != sha:
+                        raise InboxError("上传的文件在保存时发生变化，请重新报送。", 500)
                 old = conn.execute("SELECT * FROM submissions WHERE unit_id=? AND state='current'", (unit.id,)).fetchone() \
                     if state == "current" else None
                 next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM submissions").fetchone()[0]
                 if old is not None:  # the file in force goes to the history first: one file in force per unit
                     moves.append(self._retire(conn, old, "superseded", f"由第 {next_id:06d} 号报送替换"))
-                target = unit.filename if state == "current" else self._history_path(unit, next_id, received)
+                target = (unit.filename if state == "current" else self._history_path(unit, next_id, received)) if keep \
+                    else f"{NOT_KEPT}/{next_id:06d}"
                 cur = conn.execute(
                     "INSERT INTO submissions (id, unit_id, received_at, state, path, sha256, size, original_name, hard,"
-                    " soft, explained, verdict, reason, findings, receipt_key, client, state_at) VALUES"
-                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " soft, explained, verdict, reason, findings, receipt_key, client, state_at, stored) VALUES"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (next_id, unit.id, received, state, target, sha, size, original_name[:200],
                      len(result.hard), len(result.soft), explained, verdict, reason, findings,
-                     secrets.token_urlsafe(18), client, received))
+                     secrets.token_urlsafe(18), client, received, int(keep)))
                 sid = int(cur.lastrowid or 0)
-                moves.append(self._move(tmp, self.folder / target))
+                if keep:
+                    moves.append(self._move(tmp, self.folder / target))
                 self._event(conn, "submitted" if state == "current" else "refused", unit.id, sid, reason)
         except BaseException:
             self._undo(moves)
@@ -408,7 +516,7 @@ class Inbox:
     @staticmethod
     def _move(src: Path, dst: Path) -> tuple[Path, Path]:
         """Rename ``src`` to ``dst``, never over an existing file."""
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(dst.parent)
         if dst.exists():
             raise InboxError(f"收文夹中已有文件 {dst.name}，为防止覆盖，本次操作未完成。请联系信息化人员。", 500)
         os.replace(src, dst)
@@ -465,7 +573,7 @@ class Inbox:
         return Submission(row["id"], row["unit_id"], row["unit_name"], row["received_at"], row["state"], row["path"],
                           row["sha256"], row["size"], row["original_name"], row["hard"], row["soft"], row["explained"],
                           row["verdict"], row["reason"], row["receipt_key"], row["state_at"], row["state_note"],
-                          json.loads(row["findings"]) if with_findings else [])
+                          json.loads(row["findings"]) if with_findings else [], bool(row["stored"]))
 
     def submission(self, submission_id: int) -> Submission:
         with self.connect() as conn:
@@ -519,6 +627,8 @@ class Inbox:
 
     def file_of(self, submission_id: int) -> Path:
         sub = self.submission(submission_id)
+        if not sub.stored:
+            raise InboxError("这份报送的文件无法读取，服务器没有保存它（只记录了大小和 SHA-256）。", 404)
         path = self.folder / sub.path
         if not path.is_file():
             raise InboxError("这份报送的文件不在收文夹中（请信息化人员检查备份）。", 404)
@@ -555,7 +665,7 @@ class Inbox:
     def expected_files(self) -> dict[str, str]:
         """Relative path → sha256 of every file a record names."""
         with self.connect() as conn:
-            return {r["path"]: r["sha256"] for r in conn.execute("SELECT path, sha256 FROM submissions")}
+            return {r["path"]: r["sha256"] for r in conn.execute("SELECT path, sha256 FROM submissions WHERE stored=1")}
 
     def stored_files(self) -> list[str]:
         """Every file in the inbox folder (relative, ``/``-separated), orphans excepted."""
@@ -574,7 +684,7 @@ class Inbox:
         Chinese (also kept as events)."""
         done: list[str] = []
         with self.transaction() as conn:
-            rows = conn.execute("SELECT id, unit_id, path, sha256 FROM submissions").fetchall()
+            rows = conn.execute("SELECT id, unit_id, path, sha256 FROM submissions WHERE stored=1").fetchall()
             files = {rel: sha256_file(self.folder / rel) for rel in self.stored_files()}
             good = {r["path"] for r in rows if files.get(r["path"]) == r["sha256"]}
             for r in rows:
@@ -590,7 +700,7 @@ class Inbox:
                 if want.exists():  # a file no committed record put there (the crash's new file)
                     done.append(self._orphan(want))
                     files.pop(r["path"], None)
-                want.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(want.parent)
                 os.replace(self.folder / spare[0], want)
                 files[r["path"]] = files.pop(spare[0])
                 good.add(r["path"])
@@ -611,7 +721,7 @@ class Inbox:
         rel = path.relative_to(self.folder).as_posix()
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         target = self.folder / ORPHAN_DIR / f"{stamp}-{secrets.token_hex(3)}-{rel.replace('/', '_')}"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         os.replace(path, target)
         return f"收文夹中的 {rel} 没有报送记录，已移到 {ORPHAN_DIR}/{target.name}"
 

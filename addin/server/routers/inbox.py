@@ -5,7 +5,9 @@ whose WPS or 信创 PCs run neither the Office.js add-in nor xlwings.
 Everything here is a door onto code that already exists: the checks are ``nianbao validate``'s
 (``addin.county.inbox.examine``), the marks are the 校验 button's own actions applied to the file
 (``addin.excel.actions.apply_actions``), the PDF is ``nianbao export --to pdf``'s, the summary
-``nianbao consolidate``'s, and the inbox itself lives in ``addin.county.inbox``.
+``nianbao consolidate``'s, and the inbox itself lives in ``addin.county.inbox``. The marked workbook
+and the PDF are made in worker processes with a memory and a time limit (``inbox_jobs``), at most
+``JOBS_AT_ONCE`` at a time: anyone who can reach the page can ask for them.
 
 Uploads are hostile until read: the request's size is checked from its Content-Length before the
 body is parsed (the reader's file limit), at most one file is parsed, and the file is read by the
@@ -19,7 +21,7 @@ the office's POSTs also carry a header a cross-site form cannot send.
 
 from __future__ import annotations
 
-import copy
+import asyncio
 import datetime as dt
 import functools
 import logging
@@ -28,7 +30,6 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
-import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -44,16 +45,16 @@ from starlette.formparsers import MultiPartException
 from xlwings_server.config import settings
 from xlwings_server.templates import templates
 
-import addin.excel.core as xlcore
-from addin.county.inbox import (BOARD, STATES, Examined, Inbox, InboxError, examine, findings_by_table, finding_json,
-                                settings_from_environment)
+from addin.county.inbox import (BOARD, STATES, Examined, Inbox, InboxError, Unit, examine, findings_by_table,
+                                finding_json, settings_from_environment)
+from addin.county.inbox.private import private_dir
 from addin.county.model import BOARD_SHEET, DETAIL_SHEET
-from addin.excel.actions import ActionError, apply_actions
 from addin.excel.buttons import pdf_filename
-from addin.excel.payload import build_payload
 from addin.publish.data import ExportRefused, prepare, rule_list
 from addin.publish.pdf import render_pdf
 from addin.publish.safety import safe_name
+from addin.server.guard import CLIENT_STATE
+from addin.server.routers.inbox_jobs import mark_isolated, pdf_isolated
 from workbook.office import OfficeMissing
 from workbook.read import MAX_BYTES
 
@@ -70,6 +71,10 @@ FORM_OVERHEAD = 64 * 1024
 CHUNK = 1 << 20
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _STAMP = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
+#: Marked workbooks and PDFs made at the same time by this process (each in a worker of its own
+#: with a memory limit): anyone can ask for them, so the number of such workers is bounded too.
+JOBS_AT_ONCE = 2
+_JOBS = asyncio.Semaphore(JOBS_AT_ONCE)
 #: The pages' stylesheet, put inside a downloaded receipt so that it reads the same offline.
 STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "inbox" / "inbox.css"
 
@@ -125,7 +130,20 @@ def attachment(path: Path, filename: str, media: str, cleanup: Path | None = Non
 
 
 def client_of(request: Request) -> str:
+    """The client's address as the guard judged it (``X-Forwarded-For`` believed only from the
+    configured ``trusted_proxies``), so that attempts are counted per person, not per proxy. The
+    TCP peer only where no guard runs in front (never in ``nianbao serve``)."""
+    judged = request.scope.get("state", {}).get(CLIENT_STATE)
+    if isinstance(judged, str):
+        return judged
     return request.client.host if request.client else ""
+
+
+async def sign_in(request: Request, box: Inbox, code: str) -> Unit:
+    """The unit of ``code``, after the slow-down an attack on the codes has earned everyone
+    (``Inbox.delay``), slept here without holding a thread."""
+    await asyncio.sleep(await run_in_threadpool(box.delay, code))
+    return await run_in_threadpool(box.authenticate, code, client_of(request))
 
 
 class Upload:
@@ -220,40 +238,6 @@ async def check(request: Request) -> Response:
         up.close()
 
 
-#: Uncompressed size of a package openpyxl may load to mark it. openpyxl builds every cell of every
-#: sheet in memory (~100× the XML); the reader's bounds only cover what the reader itself loads. A
-#: report workbook is ~0.2 MB uncompressed (Excel's and WPS's styles add a few MB at most).
-MARK_MAX_BYTES = 16 * 1024 * 1024
-
-
-def markable(src: Path) -> None:
-    """Refuse, before openpyxl sees it, a package far larger than any report workbook."""
-    try:
-        with zipfile.ZipFile(src) as z:
-            total = sum(i.file_size for i in z.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise InboxError("文件不是完整的 .xlsx 工作簿，无法标记。") from None
-    if total > MARK_MAX_BYTES:
-        raise InboxError(f"工作簿解压后约 {total // 1024 // 1024} MB，远大于年报工作簿（通常不到 1 MB），含有大量与年报无关的内容，"
-                         "无法生成标记后的工作簿。请删去无关的工作表或内容后重试；校验结果以本页列出的为准。", 413)
-
-
-def marked_workbook(src: Path, out: Path) -> None:
-    """The workbook as the 校验 button leaves it: its answer (Office.js, which can clear fills and
-    add notes) applied to the file by the project's action applier."""
-    import xlwings as xw
-
-    markable(src)
-    payload = build_payload(src, "Office.js")
-    book = xw.Book(json=copy.deepcopy(payload))
-    try:
-        xlcore.validate(book)
-        actions = book.json()["actions"]
-    finally:
-        book.close()  # the remote engine keeps every open book in its app: let it go
-    apply_actions(src, actions, out, client="Office.js")
-
-
 @router.post("/marked")
 @answers
 async def marked(request: Request) -> Response:
@@ -264,10 +248,10 @@ async def marked(request: Request) -> Response:
         if ex.report is None:
             raise InboxError(f"文件无法读取：{ex.result.error}")
         out = up.folder / "marked.xlsx"
-        try:
-            await run_in_threadpool(marked_workbook, up.path, out)
-        except (ValueError, ActionError) as exc:
-            raise InboxError(f"无法在这个工作簿上做标记：{exc}。请在 Excel 或 WPS 中打开、保存后重试。") from None
+        async with _JOBS:
+            done = await run_in_threadpool(mark_isolated, up.path, out)
+        if done.status:
+            raise InboxError(done.message, done.status)
         stem = Path(up.name).stem
         return attachment(out, f"{stem}-校验标记.xlsx", XLSX, cleanup=up.folder)
     except BaseException:
@@ -285,15 +269,15 @@ async def pdf(request: Request) -> Response:
         if ex.report is None:
             raise InboxError(f"文件无法读取：{ex.result.error}")
         try:
-            data = prepare(ex.report)
+            prepare(ex.report)  # refused at once while errors remain, before a worker is started
         except ExportRefused as exc:
             raise InboxError(f"工作簿有 {len(exc.hard)} 处错误（{rule_list(exc.hard)}），不能导出 PDF。请先改正红色标记的错误。",
                              409) from None
         out = up.folder / "report.pdf"
-        try:
-            await run_in_threadpool(render_pdf, data, out)
-        except OfficeMissing as exc:
-            raise InboxError(f"服务器上无法生成 PDF：{exc}\n请把这条提示转给信息化人员。", 503) from None
+        async with _JOBS:
+            done = await run_in_threadpool(pdf_isolated, ex.report, out)
+        if done.status:
+            raise InboxError(done.message, done.status)
         return attachment(out, pdf_filename(ex.report, up.name), "application/pdf", cleanup=up.folder)
     except BaseException:
         up.close()
@@ -308,7 +292,8 @@ async def submit(request: Request) -> Response:
     up = await receive(request)
     try:
         box = inbox()
-        unit = await run_in_threadpool(box.authenticate, up.fields.get("code", ""), client_of(request))
+        unit = await sign_in(request, box, up.fields.get("code", ""))
+        await run_in_threadpool(box.reserve_upload, unit)
         ex = await run_in_threadpool(examine, up.path, up.name)
         sub = await run_in_threadpool(box.submit, unit, up.path, up.name, ex, client_of(request))
         body = sub.to_json(with_findings=True) | {"accepted": sub.state == "current",
@@ -325,7 +310,7 @@ async def withdraw(request: Request) -> Response:
     up = await receive(request, need_file=False)
     try:
         box = inbox()
-        unit = await run_in_threadpool(box.authenticate, up.fields.get("code", ""), client_of(request))
+        unit = await sign_in(request, box, up.fields.get("code", ""))
         sub = await run_in_threadpool(box.withdraw, unit)
         return JSONResponse({"unit": unit.name, "number": sub.number, "message":
                              f"已撤回“{unit.name}”第 {sub.number} 号报送。县政务公开办的名单上将显示为“{BOARD['withdrawn']}”，需要时请重新报送。"})
@@ -390,7 +375,9 @@ async def office_login(request: Request) -> Response:
     try:
         if request.headers.get(AJAX_HEADER) != "1":
             raise InboxError("请在县政务公开办页面上登录。", 403)
-        token = await run_in_threadpool(inbox().office_login, up.fields.get("password", ""), client_of(request))
+        box = inbox()
+        await asyncio.sleep(await run_in_threadpool(box.delay, None))  # no thread held while it waits
+        token = await run_in_threadpool(box.office_login, up.fields.get("password", ""), client_of(request))
     finally:
         up.close()
     response = JSONResponse({"ok": True})
@@ -427,7 +414,7 @@ async def history(request: Request, unit_id: int) -> Response:
     unit = box.unit(unit_id)
     subs = await run_in_threadpool(box.history, unit_id)
     return JSONResponse({"unit": unit.name, "items": [s.to_json(with_findings=True) |
-                                                      {"file_url": f"{BASE}/office/file/{s.id}",
+                                                      {"file_url": f"{BASE}/office/file/{s.id}" if s.stored else None,
                                                        "receipt_url": f"{BASE}/receipt/{s.receipt_key}"} for s in subs]})
 
 
@@ -463,7 +450,7 @@ def summaries_dir(box: Inbox) -> Path:
 def _consolidate(box: Inbox) -> dict[str, Any]:
     """汇总 into a new folder of its own beside the database; then the PDF, as ``nianbao export``."""
     stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-    folder = summaries_dir(box) / stamp
+    folder = private_dir(summaries_dir(box)) / stamp
     result = box.consolidate(folder)
     xlsx = result.output
     lines = [f"已汇总 {len(result.included)} 个单位：{result.name}{result.year}年度，{result.scope_label}。"]

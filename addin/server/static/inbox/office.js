@@ -89,9 +89,13 @@
           r.appendChild(el("td", s.reason || s.state_note));
           r.appendChild(el("td", s.sha256.slice(0, 16) + "…", "nb-mono"));
           const file = el("td");
-          const link = el("a", "下载");
-          link.href = s.file_url;
-          file.appendChild(link);
+          if (s.file_url) {
+            const link = el("a", "下载");
+            link.href = s.file_url;
+            file.appendChild(link);
+          } else {
+            file.textContent = "未保存（无法读取）";
+          }
           r.appendChild(file);
         }
         td.appendChild(table);
