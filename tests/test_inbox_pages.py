@@ -57,6 +57,7 @@ class County:
     database: Path
     register: Path
     log: Path
+    pid: int = 0
 
     @property
     def pages(self) -> str:
@@ -64,14 +65,18 @@ class County:
 
 
 @contextlib.contextmanager
-def county_server(root: Path, units: list, attempts: int = 5) -> Iterator[County]:
-    """``nianbao serve --units 单位名单.xlsx`` with an ``[inbox]`` config, on a free loopback port."""
+def county_server(root: Path, units: list, attempts: int = 5, top: str = "", inbox: str = "",
+                  env_extra: dict[str, str] | None = None) -> Iterator[County]:
+    """``nianbao serve --units 单位名单.xlsx`` with an ``[inbox]`` config, on a free loopback port
+    (``top``: more settings before the table, ``inbox``: more inside it, ``env_extra``: more
+    environment for the server)."""
     root.mkdir(parents=True, exist_ok=True)
     register = write_register(root / "单位名单.xlsx", units)
     config = root / "serve.toml"
-    config.write_text('license_key = "noncommercial"\n\n[inbox]\nfolder = "收文"\ndatabase = "数据/inbox.sqlite3"\n'
-                      f'office_password = "{PASSWORD}"\nattempts = {attempts}\n', encoding="utf-8")
+    config.write_text(f'license_key = "noncommercial"\n{top}\n[inbox]\nfolder = "收文"\ndatabase = "数据/inbox.sqlite3"\n'
+                      f'office_password = "{PASSWORD}"\nattempts = {attempts}\n{inbox}\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("XLWINGS_LICENSE_KEY", "XLWINGS_HOSTNAME", "NIANBAO_CONFIG")}
+    env.update(env_extra or {})
     port = free_port()
     log = root / "server.log"
     with log.open("w") as out:
@@ -94,7 +99,7 @@ def county_server(root: Path, units: list, attempts: int = 5) -> Iterator[County
             (codes_file,) = sorted((root / "数据" / "报送码").glob("*.xlsx"))
             assert str(codes_file.name) in log.read_text(encoding="utf-8")  # the command says where the codes are
             yield County(url, root, codes_from_file(codes_file), root / "收文", root / "数据" / "inbox.sqlite3",
-                         root / "数据" / "单位名单.xlsx", log)
+                         root / "数据" / "单位名单.xlsx", log, proc.pid)
         finally:
             proc.terminate()
             try:
