@@ -302,9 +302,14 @@ def office_available() -> bool:
 
 
 def workbook_values(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every sheet's values as openpyxl reads them (formulas as written)."""
+    """Every sheet's values as openpyxl reads them (formulas as written); the minute a summary
+    was made is left out (the page's and the command line's may fall either side of a minute)."""
     wb = openpyxl.load_workbook(path)
-    return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+    def plain(v: Any) -> Any:
+        return re.sub(r"生成时间：\d{4}-\d\d-\d\d \d\d:\d\d", "生成时间：…", v) if isinstance(v, str) else v
+
+    return {ws.title: [tuple(plain(v) for v in r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
 
 
 # ------------------------------------------------------------------------------------------
