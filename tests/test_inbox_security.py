@@ -172,6 +172,17 @@ def test_a_code_holder_cannot_fill_the_disk(tmp_path: Path) -> None:
         import hashlib
 
         assert kept == [(len(d), hashlib.sha256(d).hexdigest(), 0) for d in noise]
+        import httpx
+
+        with httpx.Client(base_url=base, headers={"x-nianbao": "1"}, timeout=60) as office:  # what the office sees
+            assert office.post("/office/login", data={"password": PASSWORD}).status_code == 200
+            unit_id = next(r["unit_id"] for r in office.get("/office/board").json()["rows"] if r["unit"] == units[0].name)
+            items = office.get(f"/office/history/{unit_id}").json()["items"]
+            assert [(i["stored"], i["file_url"]) for i in items] == [(False, None)] * 3
+            gone = office.get(f"/office/file/{items[0]['id']}")
+            assert gone.status_code == 404 and "没有保存" in gone.json()["error"]
+            receipt = office.get(f"/receipt/{items[0]['receipt']}")
+            assert "服务器未保存该文件" in receipt.text and items[0]["sha256"] in receipt.text
         for _ in range(2):
             status, body = submit(units[0], "年报.xlsx", b"x" * 100)
             assert status == 200, body
