@@ -20,8 +20,12 @@ Why it is built this way:
 * **Codes are secrets the server cannot read back.** A code is ``HHHH-SSSS-SSSS``: a random public
   handle that finds the unit (never a sequence number, so codes reveal nothing about other units)
   and a secret stored only as a salted scrypt hash. A wrong handle and a wrong secret are refused
-  with the same words after the same work, and failed attempts are counted per address and per
-  handle in the database (shared by all server processes) and locked out for a while.
+  with the same words after the same work, and failed attempts are counted in the database (shared
+  by all server processes) per (address, unit) and per address, each locking out only that address
+  for a while; an attack from many addresses slows everyone down but refuses no right code.
+* **What one code holder can make the server keep is bounded**: unreadable files are recorded, not
+  kept; submissions per hour, records and kept bytes per unit and in all are capped. The folders
+  are 0700 and the files 0600.
 * **What a unit sees is what ``nianbao validate`` says**, from the same reader and checks; a
   submission is refused while errors remain or a 提示 is neither fixed nor explained on 说明.
 
@@ -29,7 +33,8 @@ This package is the county layer: the web pages (``addin/server/routers/inbox.py
 ``nianbao serve --units`` are thin doors onto it.
 
 Modules: ``settings`` (the ``[inbox]`` config), ``codes`` (making, hashing and printing codes),
-``records`` (units, submissions, a checked upload), ``store`` (the folder and the database).
+``records`` (units, submissions, a checked upload), ``store`` (the folder and the database),
+``private`` (folders and files only the server's account can read).
 """
 
 from __future__ import annotations
