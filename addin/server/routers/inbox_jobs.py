@@ -57,7 +57,7 @@ def markable(src: Path) -> None:
         with zipfile.ZipFile(src) as z:
             total = sum(i.file_size for i in z.infolist())
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise PayloadTooLarge("文件不是完整的 .xlsx 工作簿，无法标记") from None
+        raise ValueError("文件不是完整的 .xlsx 工作簿") from None
     if total > MARK_MAX_BYTES:
         raise PayloadTooLarge(f"工作簿解压后约 {total // 1024 // 1024} MB，远大于年报工作簿（通常不到 1 MB），含有大量与年报无关的内容")
 
