@@ -116,7 +116,7 @@ def main() -> None:
 
     config = root / "serve.toml"
     config.write_text('license_key = "noncommercial"\n[inbox]\nfolder = "收文"\ndatabase = "数据/inbox.sqlite3"\n'
-                      'office_password = "bench"\n', encoding="utf-8")
+                      'office_password = "bench-office-2026"\n', encoding="utf-8")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("XLWINGS_LICENSE_KEY", "NIANBAO_CONFIG")}
     log = (root / "server.log").open("w")
